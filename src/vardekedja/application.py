@@ -1,0 +1,476 @@
+"""The marketplace application service: every command of the value chain as a method.
+
+Policies run in the same transaction as the command that triggers them. When
+a payment is received the order and every production order it opens are saved
+together; a completed production order is saved with the delivery it opens; a
+delivery or installation is saved with the payouts it makes owed and the order
+line it settles. One ``save()`` is one transaction on every event store we use,
+so a policy's writes can be neither lost nor repeated, and no follower process
+has to catch up before the chain is consistent. The price is contention on the
+order stream when several of its lines move at once; a command that loses such
+a race is rerun on fresh state (see ``_retrying``), and the domain's own rules
+decide the rerun, so a workshop that lost the race to accept gets a conflict.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+from typing import Any, ParamSpec, Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from vardekedja.domain.delivery import Delivery, delivery_id
+from vardekedja.domain.design import Design, Specification
+from vardekedja.domain.directory import DIRECTORY_ID, Directory
+from vardekedja.domain.errors import (
+    ConcurrentUpdateError,
+    DomainError,
+    ForbiddenError,
+    NotFoundError,
+    RuleViolationError,
+)
+from vardekedja.domain.order import DeliverySite, LineRequest, Order, OrderStatus
+from vardekedja.domain.organisation import Organisation, Role
+from vardekedja.domain.payout import Payout, payout_id, payout_on_installation, payouts_on_delivery
+from vardekedja.domain.production import ProductionOrder, production_order_id
+
+P = ParamSpec("P")
+R = TypeVar("R")
+A = TypeVar("A", bound=Aggregate)
+
+RETRIES_ON_CONFLICT = 5
+API_KEY_PREFIX = "vk"
+MIN_SECRET_LENGTH = 32
+
+
+class PaymentsUnavailableError(DomainError):
+    """A refund is due but no payment provider is configured."""
+
+
+class RefundGateway(Protocol):
+    """What the application needs from a payment provider to give money back."""
+
+    def refund(self, payment_intent_id: str, amount_ore: int, idempotency_key: str) -> str:
+        """Refund part or all of a payment; return the provider's refund id."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a command changed: the aggregate it is about and the global position of its last event."""
+
+    id: UUID
+    position: int
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    organisation_id: UUID
+    key_id: str
+    api_key: str
+    position: int
+
+
+def hash_api_key(secret: str) -> str:
+    """API keys are 256-bit random tokens, so a fast hash is as strong as a slow one."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """Return (key id, the key to show once, the hash to store)."""
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    return key_id, f"{API_KEY_PREFIX}_{key_id}_{secret}", hash_api_key(secret)
+
+
+def split_api_key(api_key: str) -> tuple[str, str] | None:
+    """Return (key id, secret) of a well-formed key, else None."""
+    parts = api_key.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+def _key_parts(api_key: str | None) -> tuple[str, str, str]:
+    """A new key's (id, key, hash), or those of a given well-formed key."""
+    if api_key is None:
+        return new_api_key()
+    parts = split_api_key(api_key)
+    if parts is None or len(parts[1]) < MIN_SECRET_LENGTH:
+        raise RuleViolationError(
+            f"an API key looks like {API_KEY_PREFIX}_<id>_<secret of {MIN_SECRET_LENGTH}+ characters>",
+            field="api_key",
+        )
+    return parts[0], api_key, hash_api_key(parts[1])
+
+
+def _retrying(command: Callable[P, R]) -> Callable[P, R]:
+    """Rerun a command that lost an optimistic-concurrency race, on fresh state.
+
+    The rerun checks the rules again, so a command that no longer fits the
+    state raises its domain error; one that keeps losing raises a conflict.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for _ in range(RETRIES_ON_CONFLICT):
+            try:
+                return command(*args, **kwargs)
+            except IntegrityError:
+                continue
+        raise ConcurrentUpdateError("the resource changed while the command ran; try again")
+
+    return wrapper
+
+
+class Marketplace(Application[UUID]):
+    """Commands of the whole chain; each returns what it recorded and where."""
+
+    name = "Marketplace"
+    env = {"AGGREGATE_CACHE_MAXSIZE": "1000"}
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        platform_fee_rate: Fraction = Fraction(10, 100),
+        refunds: RefundGateway | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.platform_fee_rate = platform_fee_rate
+        self.refunds = refunds
+
+    # Loading.
+
+    def _get(self, kind: type[A], aggregate_id: UUID) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}") from None
+        if not isinstance(aggregate, kind):
+            raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}")
+        return aggregate
+
+    def _directory(self) -> Directory:
+        try:
+            return self._get(Directory, DIRECTORY_ID)
+        except NotFoundError:
+            return Directory()
+
+    def organisation(self, organisation_id: UUID) -> Organisation:
+        return self._get(Organisation, organisation_id)
+
+    def _member(self, organisation_id: UUID, role: Role) -> Organisation:
+        organisation = self.organisation(organisation_id)
+        if organisation.role is not role:
+            raise ForbiddenError(f"only a {role} may do this")
+        return organisation
+
+    def design(self, design_id: UUID) -> Design:
+        return self._get(Design, design_id)
+
+    def order(self, order_id: UUID) -> Order:
+        return self._get(Order, order_id)
+
+    def production_order(self, production_order_id: UUID) -> ProductionOrder:
+        return self._get(ProductionOrder, production_order_id)
+
+    def delivery(self, delivery_id: UUID) -> Delivery:
+        return self._get(Delivery, delivery_id)
+
+    def payouts(self, order: Order) -> list[Payout]:
+        """The payouts owed so far for an order (derived ids, so no index is needed)."""
+        found = []
+        for line in order.lines:
+            for role in (Role.DESIGNER, Role.WORKSHOP, Role.AREA_COMPANY):
+                try:
+                    found.append(self._get(Payout, payout_id(order.id, line.line_no, role)))
+                except NotFoundError:
+                    continue
+        return found
+
+    def _commit(self, subject: UUID, *aggregates: Aggregate | None) -> Recorded:
+        recordings = self.save(*aggregates)
+        return Recorded(subject, recordings[-1].notification.id if recordings else self.position)
+
+    @property
+    def position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    # Organisations and API keys.
+
+    @_retrying
+    def register_organisation(
+        self,
+        *,
+        name: str,
+        role: Role | str,
+        org_number: str,
+        municipality: str,
+        capabilities: Iterable[str] = (),
+        service_area: Iterable[str] = (),
+        api_key: str | None = None,
+    ) -> IssuedKey:
+        """Register an organisation and issue its first API key (or register the one given)."""
+        organisation = Organisation.register(
+            name=name,
+            role=role,
+            org_number=org_number,
+            municipality=municipality,
+            capabilities=list(capabilities),
+            service_area=list(service_area),
+        )
+        directory = self._directory()
+        directory.list(organisation)
+        key_id, api_key, key_hash = _key_parts(api_key)
+        organisation.issue_api_key(key_id, key_hash)
+        recorded = self._commit(organisation.id, organisation, directory)
+        return IssuedKey(organisation.id, key_id, api_key, recorded.position)
+
+    @_retrying
+    def issue_api_key(self, organisation_id: UUID, *, api_key: str | None = None) -> IssuedKey:
+        """Issue a new key, or register a given well-formed one (the operator's from the environment)."""
+        organisation = self.organisation(organisation_id)
+        key_id, api_key, key_hash = _key_parts(api_key)
+        organisation.issue_api_key(key_id, key_hash)
+        recorded = self._commit(organisation.id, organisation)
+        return IssuedKey(organisation.id, key_id, api_key, recorded.position)
+
+    @_retrying
+    def revoke_api_key(self, organisation_id: UUID, key_id: str) -> Recorded:
+        organisation = self.organisation(organisation_id)
+        organisation.revoke_api_key(key_id)
+        return self._commit(organisation.id, organisation)
+
+    def operators(self) -> list[UUID]:
+        directory = self._directory()
+        return [item.organisation_id for item in directory.listings.values() if item.role is Role.OPERATOR]
+
+    def ensure_operator(self, *, name: str, org_number: str, municipality: str, api_key: str | None = None) -> IssuedKey | None:
+        """Make sure an operator exists and can log in.
+
+        With ``api_key`` (from the environment) the key is registered once and
+        None is returned when it already was; without, a fresh key is issued.
+        """
+        operators = self.operators()
+        if not operators:
+            return self.register_organisation(
+                name=name, role=Role.OPERATOR, org_number=org_number, municipality=municipality, api_key=api_key
+            )
+        operator = self.organisation(operators[0])
+        if api_key is not None:
+            parts = split_api_key(api_key)
+            if parts is not None and parts[0] in operator.api_keys:
+                return None
+        return self.issue_api_key(operator.id, api_key=api_key)
+
+    # Designs.
+
+    @_retrying
+    def draft_design(self, designer_id: UUID, specification: Specification) -> Recorded:
+        self._member(designer_id, Role.DESIGNER)
+        design = Design.draft(designer_id, specification)
+        return self._commit(design.id, design)
+
+    @_retrying
+    def revise_design(self, designer_id: UUID, design_id: UUID, specification: Specification) -> Recorded:
+        design = self.design(design_id)
+        design.revise(designer_id, specification)
+        return self._commit(design.id, design)
+
+    @_retrying
+    def publish_design(self, designer_id: UUID, design_id: UUID) -> Recorded:
+        design = self.design(design_id)
+        design.publish(designer_id)
+        return self._commit(design.id, design)
+
+    @_retrying
+    def retire_design(self, designer_id: UUID, design_id: UUID) -> Recorded:
+        design = self.design(design_id)
+        design.retire(designer_id)
+        return self._commit(design.id, design)
+
+    # Orders and payment.
+
+    @_retrying
+    def place_order(
+        self, buyer_id: UUID, delivery_site: DeliverySite, install: bool, lines: list[LineRequest]
+    ) -> Recorded:
+        self._member(buyer_id, Role.BUYER)
+        designs: list[tuple[LineRequest, Design | None]] = []
+        for request in lines:
+            try:
+                designs.append((request, self.design(request.design_id)))
+            except NotFoundError:
+                designs.append((request, None))
+        order = Order.place(
+            buyer_id=buyer_id,
+            delivery_site=delivery_site,
+            install=install,
+            lines=designs,
+            directory=self._directory(),
+            platform_fee_rate=self.platform_fee_rate,
+        )
+        return self._commit(order.id, order)
+
+    @_retrying
+    def start_checkout(self, buyer_id: UUID, order_id: UUID, payment_intent_id: str) -> Recorded:
+        order = self.order(order_id)
+        order.check_buyer(buyer_id)
+        order.start_checkout(payment_intent_id)
+        return self._commit(order.id, order)
+
+    @_retrying
+    def record_payment(self, order_id: UUID, payment_intent_id: str, amount_ore: int, currency: str) -> Recorded:
+        """A confirmed payment: mark the order paid and open one production order per line."""
+        order = self.order(order_id)
+        production_orders = []
+        if order.receive_payment(payment_intent_id, amount_ore, currency):
+            production_orders = [
+                ProductionOrder(
+                    order_id=order.id,
+                    line_no=line.line_no,
+                    design_id=line.design_id,
+                    revision=line.revision,
+                    title=line.title,
+                    required_capabilities=list(line.required_capabilities),
+                    municipality=order.delivery_site.municipality,
+                    quantity=line.quantity,
+                    production_fee_ore=line.production_fee_ore,
+                )
+                for line in order.lines
+            ]
+        return self._commit(order.id, order, *production_orders)
+
+    @_retrying
+    def record_payment_failure(self, order_id: UUID, payment_intent_id: str, reason: str) -> Recorded:
+        order = self.order(order_id)
+        order.record_payment_failure(payment_intent_id, reason)
+        return self._commit(order.id, order)
+
+    def cancel_order(self, buyer_id: UUID, order_id: UUID, reason: str = "") -> Recorded:
+        """Cancel before production starts; a paid order is then refunded in full.
+
+        The cancellation is recorded before the refund is asked for, so a crash
+        between the two leaves a cancelled order whose refund is still due, and
+        ``refund_order`` finishes the job (the provider sees the same idempotency key).
+        """
+        recorded = self._cancel(buyer_id, order_id, reason)
+        if self.order(order_id).refund_due_ore:
+            recorded = self.refund_order(order_id)
+        return recorded
+
+    @_retrying
+    def _cancel(self, buyer_id: UUID, order_id: UUID, reason: str) -> Recorded:
+        order = self.order(order_id)
+        order.check_buyer(buyer_id)
+        if order.status is OrderStatus.PAID and self.refunds is None:
+            raise PaymentsUnavailableError("the order is paid and no payment provider is configured")
+        order.cancel(reason)
+        production_orders = []
+        if order.paid_payment_intent_id is not None:
+            production_orders = [self.production_order(production_order_id(order.id, line.line_no)) for line in order.lines]
+            for production in production_orders:
+                production.cancel(f"order cancelled: {reason}" if reason else "order cancelled")
+        return self._commit(order.id, order, *production_orders)
+
+    @_retrying
+    def refund_order(self, order_id: UUID) -> Recorded:
+        order = self.order(order_id)
+        due = order.refund_due_ore
+        if not due:
+            return Recorded(order.id, self.position)
+        if self.refunds is None or order.paid_payment_intent_id is None:
+            raise PaymentsUnavailableError("a refund is due and no payment provider is configured")
+        refund_id = self.refunds.refund(order.paid_payment_intent_id, due, f"refund-{order.id}-{len(order.refund_ids)}")
+        order.record_refund(refund_id, due)
+        return self._commit(order.id, order)
+
+    # Production.
+
+    @_retrying
+    def accept_production(self, workshop_id: UUID, production_id: UUID) -> Recorded:
+        production = self.production_order(production_id)
+        production.accept(self.organisation(workshop_id))
+        return self._commit(production.id, production)
+
+    @_retrying
+    def start_production(self, workshop_id: UUID, production_id: UUID) -> Recorded:
+        """Start work; the first start puts the order in production and ends its right to cancel."""
+        production = self.production_order(production_id)
+        production.start(workshop_id)
+        order = self.order(production.order_id)
+        order.note_production_started()
+        return self._commit(production.id, production, order)
+
+    @_retrying
+    def complete_production(self, workshop_id: UUID, production_id: UUID, hours_worked: float, notes: str) -> Recorded:
+        """Complete the work and open its delivery in the same transaction."""
+        production = self.production_order(production_id)
+        production.complete(workshop_id, hours_worked, notes)
+        order = self.order(production.order_id)
+        delivery = Delivery(
+            order_id=order.id,
+            line_no=production.line_no,
+            production_order_id=production.id,
+            workshop_id=workshop_id,
+            install=order.install,
+            area_company_id=order.area_company_id,
+        )
+        return self._commit(production.id, production, delivery)
+
+    @_retrying
+    def release_production(self, workshop_id: UUID, production_id: UUID, reason: str) -> Recorded:
+        production = self.production_order(production_id)
+        production.release(workshop_id, reason)
+        return self._commit(production.id, production)
+
+    # Delivery and installation.
+
+    def _delivery_command(self, delivery_id_: UUID, command: Callable[[Delivery], Any]) -> Recorded:
+        delivery = self.delivery(delivery_id_)
+        command(delivery)
+        return self._commit(delivery.id, delivery)
+
+    @_retrying
+    def schedule_delivery(self, workshop_id: UUID, delivery_id_: UUID, earliest: datetime, latest: datetime) -> Recorded:
+        return self._delivery_command(delivery_id_, lambda d: d.schedule(workshop_id, earliest, latest))
+
+    @_retrying
+    def dispatch_delivery(self, workshop_id: UUID, delivery_id_: UUID) -> Recorded:
+        return self._delivery_command(delivery_id_, lambda d: d.dispatch(workshop_id))
+
+    @_retrying
+    def fail_delivery(self, workshop_id: UUID, delivery_id_: UUID, reason: str) -> Recorded:
+        return self._delivery_command(delivery_id_, lambda d: d.fail(workshop_id, reason))
+
+    @_retrying
+    def deliver(self, workshop_id: UUID, delivery_id_: UUID, received_by: str) -> Recorded:
+        """Delivered: the designer and workshop are owed, and the order line is settled."""
+        delivery = self.delivery(delivery_id_)
+        delivery.deliver(workshop_id, received_by)
+        order = self.order(delivery.order_id)
+        order.note_line_delivered(delivery.line_no)
+        payouts = payouts_on_delivery(order, delivery.line_no, delivery.workshop_id)
+        return self._commit(delivery.id, delivery, order, *payouts)
+
+    @_retrying
+    def install(self, area_company_id: UUID, delivery_id_: UUID) -> Recorded:
+        """Installed: the area company is owed its fee, and the order may be fulfilled."""
+        delivery = self.delivery(delivery_id_)
+        delivery.install_piece(area_company_id)
+        order = self.order(delivery.order_id)
+        order.note_line_installed(delivery.line_no)
+        payout = payout_on_installation(order, delivery.line_no)
+        return self._commit(delivery.id, delivery, order, payout)
+
+    def delivery_for(self, order_id: UUID, line_no: int) -> Delivery:
+        return self.delivery(delivery_id(order_id, line_no))

@@ -1,0 +1,200 @@
+"""Designs: drafted, revised and published by their designer, then ordered by revision."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from vardekedja.domain.errors import (
+    DesignRetiredError,
+    InvalidSpecificationError,
+    InvalidTransitionError,
+    NotOwnerError,
+    NotPublishableError,
+    NotPublishedError,
+)
+from vardekedja.domain.organisation import normalise_names
+
+MAX_ORE = 100_000_000_00  # 100 million kronor per unit is far beyond any bench
+
+
+class DesignStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    RETIRED = "retired"
+
+
+@dataclass(frozen=True)
+class Specification:
+    """Everything a revision fixes; prices are per unit, in öre, excluding VAT."""
+
+    title: str
+    description: str
+    category: str
+    materials: tuple[str, ...]
+    width_mm: int
+    depth_mm: int
+    height_mm: int
+    weight_kg: float
+    required_capabilities: tuple[str, ...]
+    lead_time_days: int
+    licence: str
+    royalty_ore: int
+    production_fee_ore: int
+    installation_fee_ore: int
+    co2e_kg: float
+
+    def __post_init__(self) -> None:
+        if not self.title.strip():
+            raise InvalidSpecificationError("a design needs a title", field="title")
+        for name in ("width_mm", "depth_mm", "height_mm"):
+            if not 0 < getattr(self, name) <= 100_000:
+                raise InvalidSpecificationError(f"{name} must be 1–100000 mm", field=name)
+        for name in ("weight_kg", "co2e_kg"):
+            if not 0 <= getattr(self, name) <= 1_000_000:
+                raise InvalidSpecificationError(f"{name} must be 0–1000000", field=name)
+        if not 0 <= self.lead_time_days <= 3650:
+            raise InvalidSpecificationError("lead_time_days must be 0–3650", field="lead_time_days")
+        for name in ("royalty_ore", "production_fee_ore", "installation_fee_ore"):
+            if getattr(self, name) > MAX_ORE:
+                raise InvalidSpecificationError(f"{name} is too large", field=name)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Specification:
+        values = {f.name: data[f.name] for f in fields(cls)}
+        values["materials"] = tuple(normalise_names(values["materials"]))
+        values["required_capabilities"] = tuple(normalise_names(values["required_capabilities"]))
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["materials"] = list(self.materials)
+        data["required_capabilities"] = list(self.required_capabilities)
+        return data
+
+    def publishing_problems(self) -> list[tuple[str, str]]:
+        """What stops this revision from being published, as (field, reason)."""
+        problems = []
+        if not self.materials:
+            problems.append(("materials", "a published design names at least one material"))
+        if not self.required_capabilities:
+            problems.append(("required_capabilities", "a published design needs a capability"))
+        for name in ("royalty_ore", "production_fee_ore", "installation_fee_ore"):
+            if getattr(self, name) < 0:
+                problems.append((name, "prices are never negative"))
+        if self.royalty_ore + self.production_fee_ore <= 0:
+            problems.append(("royalty_ore", "royalty and production fee together must be above zero"))
+        return problems
+
+
+class Design(Aggregate):
+    TOPIC = "vardekedja:Design"
+
+    class Created(Aggregate.Created):
+        TOPIC = "vardekedja:Design.Created"
+
+    class Drafted(Created):
+        TOPIC = "vardekedja:Design.Drafted"
+        designer_id: UUID
+        specification: dict[str, Any]
+
+    class Revised(Aggregate.Event):
+        TOPIC = "vardekedja:Design.Revised"
+        revision: int
+        specification: dict[str, Any]
+
+    class Published(Aggregate.Event):
+        TOPIC = "vardekedja:Design.Published"
+        revision: int
+
+    class Retired(Aggregate.Event):
+        TOPIC = "vardekedja:Design.Retired"
+
+    @classmethod
+    def draft(cls, designer_id: UUID, specification: Specification) -> Design:
+        return cls(designer_id=designer_id, specification=specification.to_dict())
+
+    @event(Drafted)
+    def __init__(self, *, designer_id: UUID, specification: dict[str, Any]) -> None:
+        self.designer_id = designer_id
+        self.revisions: dict[int, Specification] = {1: Specification.from_dict(specification)}
+        self.published_revisions: list[int] = []
+        self.retired = False
+
+    @property
+    def status(self) -> DesignStatus:
+        if self.retired:
+            return DesignStatus.RETIRED
+        return DesignStatus.PUBLISHED if self.published_revisions else DesignStatus.DRAFT
+
+    @property
+    def latest_revision(self) -> int:
+        return max(self.revisions)
+
+    @property
+    def draft_revision(self) -> int | None:
+        """The revision still open for change, if any."""
+        latest = self.latest_revision
+        return None if latest in self.published_revisions else latest
+
+    @property
+    def latest_published_revision(self) -> int | None:
+        return max(self.published_revisions) if self.published_revisions else None
+
+    def _check_owner(self, organisation_id: UUID) -> None:
+        if organisation_id != self.designer_id:
+            raise NotOwnerError("only the owning designer may change a design")
+
+    def _check_not_retired(self) -> None:
+        if self.retired:
+            raise DesignRetiredError("the design is retired")
+
+    def revise(self, organisation_id: UUID, specification: Specification) -> None:
+        """Replace the open draft, or open the next revision after a publish."""
+        self._check_owner(organisation_id)
+        self._check_not_retired()
+        revision = self.draft_revision or self.latest_revision + 1
+        self._revised(revision=revision, specification=specification.to_dict())
+
+    @event(Revised)
+    def _revised(self, revision: int, specification: dict[str, Any]) -> None:
+        self.revisions[revision] = Specification.from_dict(specification)
+
+    def publish(self, organisation_id: UUID) -> int:
+        self._check_owner(organisation_id)
+        self._check_not_retired()
+        revision = self.draft_revision
+        if revision is None:
+            raise InvalidTransitionError("there is no draft revision to publish")
+        problems = self.revisions[revision].publishing_problems()
+        if problems:
+            field, reason = problems[0]
+            raise NotPublishableError("; ".join(reason for _, reason in problems), field=field)
+        self._published(revision=revision)
+        return revision
+
+    @event(Published)
+    def _published(self, revision: int) -> None:
+        self.published_revisions.append(revision)
+
+    def retire(self, organisation_id: UUID) -> None:
+        self._check_owner(organisation_id)
+        self._check_not_retired()
+        self._retired()
+
+    @event(Retired)
+    def _retired(self) -> None:
+        self.retired = True
+
+    def orderable_revision(self, revision: int | None) -> tuple[int, Specification]:
+        """The revision an order line gets: the one asked for, or the latest published."""
+        self._check_not_retired()
+        if revision is None:
+            revision = self.latest_published_revision
+        if revision is None or revision not in self.published_revisions:
+            raise NotPublishedError(f"revision {revision} of this design is not published")
+        return revision, self.revisions[revision]

@@ -1,0 +1,79 @@
+"""Typed settings, read from the environment in one place.
+
+Nothing here touches the disk or the network: ``Settings()`` only reads and
+checks values, so importing or constructing it is cheap.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VARDEKEDJA_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user:password@host:port/dbname for events and views; "
+        "unset means SQLite files under the data folder",
+    )
+    database_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    operator_key: SecretStr | None = None
+    platform_fee_rate: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
+
+    stripe_secret_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("STRIPE_SECRET_KEY")
+    )
+    stripe_publishable_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("STRIPE_PUBLISHABLE_KEY")
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("STRIPE_WEBHOOK_SECRET")
+    )
+    stripe_api_base: str | None = Field(default=None, validation_alias=AliasChoices("STRIPE_API_BASE"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
+            raise ValueError("VARDEKEDJA_DATABASE_URL must be a postgresql:// URL (unset it for SQLite)")
+        return value
+
+    @property
+    def fee_rate(self) -> Fraction:
+        return Fraction(self.platform_fee_rate)
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url is not None
+
+    def event_store_env(self) -> dict[str, str]:
+        """The eventsourcing library's settings for the event store these settings name."""
+        if self.database_url is None:
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.data_dir / "events.sqlite3"),
+                "SQLITE_LOCK_TIMEOUT": "10",
+            }
+        url = urlsplit(self.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_SCHEMA": self.database_schema,
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+        }
