@@ -19,7 +19,7 @@ test: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/vardekedja init
-	$(BIN)/vardekedja serve
+	@echo "The HTTP API (vardekedja serve) is not built yet; the event store is initialised under ./var."
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
