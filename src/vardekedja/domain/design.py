@@ -51,6 +51,8 @@ class Specification:
     def __post_init__(self) -> None:
         if not self.title.strip():
             raise InvalidSpecificationError("a design needs a title", field="title")
+        if not self.category.strip():
+            raise InvalidSpecificationError("a design needs a category", field="category")
         for name in ("width_mm", "depth_mm", "height_mm"):
             if not 0 < getattr(self, name) <= 100_000:
                 raise InvalidSpecificationError(f"{name} must be 1–100000 mm", field=name)
@@ -66,6 +68,7 @@ class Specification:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Specification:
         values = {f.name: data[f.name] for f in fields(cls)}
+        values["category"] = values["category"].strip().casefold()
         values["materials"] = tuple(normalise_names(values["materials"]))
         values["required_capabilities"] = tuple(normalise_names(values["required_capabilities"]))
         return cls(**values)

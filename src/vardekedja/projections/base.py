@@ -1,0 +1,262 @@
+"""What every projection shares: its own tables, its tracking row, and batched writes.
+
+A projection turns a batch of events into view writes. It does not write row by
+row: the rows a batch touches are gathered in memory (loaded once if they
+existed before the batch) and written back with one ``executemany`` per table
+at the end, together with the new tracking position, in one transaction. That
+keeps catch-up fast without changing what is written, and a batch that fails
+leaves neither rows nor position behind.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from functools import singledispatchmethod
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+NEXT_SUFFIX = "__next"
+OLD_SUFFIX = "__old"
+
+
+class ConcurrentProjectorError(RuntimeError):
+    """Another projector moved this projection's position while this one worked."""
+
+
+class Rows:
+    """The rows of one table that a batch touches, keyed by primary key."""
+
+    def __init__(self, table: sa.Table) -> None:
+        self.table = table
+        self.key_columns = [column.name for column in table.primary_key.columns]
+        self._rows: dict[tuple[Any, ...], dict[str, Any] | None] = {}
+        self._new: set[tuple[Any, ...]] = set()
+        self._changed: set[tuple[Any, ...]] = set()
+        self._deleted: set[tuple[Any, ...]] = set()
+        self._select = table.select().where(
+            *[table.c[name] == sa.bindparam(f"k_{name}") for name in self.key_columns]
+        )
+
+    def get(self, connection: Connection, *key: Any) -> dict[str, Any] | None:
+        """The row as this batch sees it, or None; loaded from the table once."""
+        if key not in self._rows:
+            params = {f"k_{name}": value for name, value in zip(self.key_columns, key, strict=True)}
+            found = connection.execute(self._select, params).mappings().first()
+            self._rows[key] = dict(found) if found is not None else None
+        return self._rows[key]
+
+    def insert(self, row: dict[str, Any]) -> None:
+        key = tuple(row[name] for name in self.key_columns)
+        self._rows[key] = row
+        if key in self._deleted:
+            self._deleted.discard(key)
+            self._changed.add(key)
+        else:
+            self._new.add(key)
+
+    def update(self, connection: Connection, *key: Any, **values: Any) -> dict[str, Any] | None:
+        """Change a row; an event about a row the view never saw changes nothing."""
+        row = self.get(connection, *key)
+        if row is None:
+            return None
+        row.update(values)
+        if key not in self._new:
+            self._changed.add(key)
+        return row
+
+    def delete(self, connection: Connection, *key: Any) -> None:
+        if self.get(connection, *key) is None:
+            return
+        self._rows[key] = None
+        if key in self._new:
+            self._new.discard(key)
+        else:
+            self._changed.discard(key)
+            self._deleted.add(key)
+
+    def flush(self, connection: Connection) -> None:
+        key_match = [self.table.c[name] == sa.bindparam(f"k_{name}") for name in self.key_columns]
+        if self._deleted:
+            connection.execute(
+                self.table.delete().where(*key_match),
+                [{f"k_{n}": v for n, v in zip(self.key_columns, key, strict=True)} for key in self._deleted],
+            )
+        if self._new:
+            connection.execute(self.table.insert(), [self._rows[key] for key in self._new])
+        if self._changed:
+            columns = [c.name for c in self.table.columns if c.name not in self.key_columns]
+            statement = self.table.update().where(*key_match).values(
+                {name: sa.bindparam(f"v_{name}") for name in columns}
+            )
+            params = []
+            for key in self._changed:
+                row = self._rows[key]
+                assert row is not None
+                entry = {f"k_{n}": v for n, v in zip(self.key_columns, key, strict=True)}
+                entry.update({f"v_{name}": row[name] for name in columns})
+                params.append(entry)
+            connection.execute(statement, params)
+        self._rows.clear()
+        self._new.clear()
+        self._changed.clear()
+        self._deleted.clear()
+
+
+class View:
+    """A projection's tables, named with an optional suffix so a rebuild can build beside them."""
+
+    def __init__(self, name: str, suffix: str = "") -> None:
+        self.name = name
+        self.suffix = suffix
+        # Index and constraint names carry a token unique to this build: a swap renames
+        # tables but not their indexes, so the next build must not reuse those names.
+        self.token = token = secrets.token_hex(4)
+        self.metadata = sa.MetaData(
+            naming_convention={
+                "ix": f"ix_%(table_name)s_%(column_0_N_name)s_{token}",
+                "uq": f"uq_%(table_name)s_%(column_0_N_name)s_{token}",
+                "pk": f"pk_%(table_name)s_{token}",
+            }
+        )
+        self.tracking = sa.Table(
+            self.table_name("tracking"),
+            self.metadata,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("position", sa.BigInteger, nullable=False),
+        )
+        self.define()
+
+    def table_name(self, base: str) -> str:
+        return f"{self.name}_{base}{self.suffix}"
+
+    def define(self) -> None:
+        """Declare the view's tables on ``self.metadata``."""
+
+    def extra_ddl(self, dialect: str) -> list[str]:
+        """Statements the metadata cannot express (a full-text index), run after create."""
+        return []
+
+    def extra_tables(self, dialect: str) -> list[str]:
+        """Tables made by ``extra_ddl`` rather than the metadata (they move with the rest in a swap)."""
+        return []
+
+    def all_tables(self, dialect: str) -> list[str]:
+        """Every table of the view, in the same order for any suffix."""
+        return [table.name for table in self.metadata.tables.values()] + self.extra_tables(dialect)
+
+    def create(self, connection: Connection) -> None:
+        self.metadata.create_all(connection)
+        for statement in self.extra_ddl(connection.dialect.name):
+            connection.exec_driver_sql(statement)
+        if connection.execute(sa.select(sa.func.count()).select_from(self.tracking)).scalar_one() == 0:
+            connection.execute(self.tracking.insert().values(id=1, position=0))
+
+    def drop(self, connection: Connection) -> None:
+        for name in self.extra_tables(connection.dialect.name):
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+        self.metadata.drop_all(connection)
+
+    def position(self, connection: Connection) -> int:
+        return int(connection.execute(sa.select(self.tracking.c.position)).scalar_one_or_none() or 0)
+
+    def advance(self, connection: Connection, old: int, new: int) -> None:
+        """Move the tracking position, refusing if another projector moved it first."""
+        moved = connection.execute(
+            self.tracking.update().where(self.tracking.c.position == old).values(position=new)
+        )
+        if moved.rowcount != 1:
+            raise ConcurrentProjectorError(f"the {self.name} projection was advanced by another projector")
+
+
+class Projection:
+    """Turns events into writes on its view; nothing else.
+
+    Subclasses register handlers on ``process_event`` with
+    ``@process_event.register`` and touch rows through ``self.rows``.
+    """
+
+    name: str = ""
+    view_class: type[View] = View
+
+    def __init__(self, suffix: str = "") -> None:
+        self.view = self.view_class(self.name, suffix)
+        self.rows: dict[str, Rows] = {}
+        self.connection: Connection | None = None
+
+    def table_rows(self, table: sa.Table) -> Rows:
+        rows = self.rows.get(table.name)
+        if rows is None:
+            rows = self.rows[table.name] = Rows(table)
+        return rows
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, position: int) -> None:
+        """Events this projection has no handler for change nothing."""
+
+    def process_batch(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> int:
+        """Apply the events past this view's position and advance it, in the caller's transaction.
+
+        Returns how many events were new to this view; events at or before the
+        stored position are skipped, so a batch seen twice changes nothing.
+        """
+        old = self.view.position(connection)
+        fresh = [(position, domain_event) for position, domain_event in events if position > old]
+        if not fresh:
+            return 0
+        self.connection = connection
+        try:
+            for position, domain_event in fresh:
+                self.process_event(domain_event, position)
+            for rows in self.rows.values():
+                rows.flush(connection)
+        finally:
+            self.connection = None
+            self.rows.clear()
+        self.view.advance(connection, old, fresh[-1][0])
+        return len(fresh)
+
+    # Helpers for handlers.
+
+    @property
+    def dialect(self) -> str:
+        assert self.connection is not None
+        return self.connection.dialect.name
+
+    def get(self, table: sa.Table, *key: Any) -> dict[str, Any] | None:
+        assert self.connection is not None
+        return self.table_rows(table).get(self.connection, *key)
+
+    def insert(self, table: sa.Table, **row: Any) -> None:
+        self.table_rows(table).insert(row)
+
+    def update(self, table: sa.Table, *key: Any, **values: Any) -> dict[str, Any] | None:
+        assert self.connection is not None
+        return self.table_rows(table).update(self.connection, *key, **values)
+
+    def delete(self, table: sa.Table, *key: Any) -> None:
+        assert self.connection is not None
+        self.table_rows(table).delete(self.connection, *key)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Times stored as UTC on every database and read back with their offset."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("view times carry an offset")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

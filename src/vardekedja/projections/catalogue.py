@@ -1,0 +1,296 @@
+"""The catalogue: every design with its latest published revision, searchable and filterable.
+
+Full-text search is a real index on each database: an FTS5 table on SQLite
+(its rowid is the design's listing number) and a generated ``tsvector``
+column with a GIN index on PostgreSQL. The municipality filter asks whether
+some workshop whose capabilities cover the design serves that municipality,
+so the view keeps its own copy of each workshop's capabilities and area.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from vardekedja.domain.design import Design
+from vardekedja.domain.money import round_half_up
+from vardekedja.domain.organisation import Organisation, Role, normalise_names
+from vardekedja.projections.base import Projection, UtcDateTime, View
+from vardekedja.projections.paging import Page, decode_cursor, encode_cursor
+
+SPEC_COLUMNS = (
+    "title", "description", "category", "materials", "required_capabilities", "width_mm", "depth_mm",
+    "height_mm", "weight_kg", "lead_time_days", "licence", "royalty_ore", "production_fee_ore",
+    "installation_fee_ore", "co2e_kg",
+)  # fmt: skip
+
+
+class CatalogueView(View):
+    def define(self) -> None:
+        self.designs = sa.Table(
+            self.table_name("designs"),
+            self.metadata,
+            sa.Column("id", sa.Uuid, primary_key=True),
+            sa.Column("designer_id", sa.Uuid, nullable=False, index=True),
+            sa.Column("status", sa.String, nullable=False, index=True),
+            sa.Column("latest_revision", sa.Integer, nullable=False),
+            sa.Column("draft_revision", sa.Integer, nullable=True),
+            sa.Column("draft", sa.JSON, nullable=True),
+            sa.Column("published_revision", sa.Integer, nullable=True),
+            sa.Column("title", sa.String, nullable=True),
+            sa.Column("description", sa.Text, nullable=True),
+            sa.Column("category", sa.String, nullable=True, index=True),
+            sa.Column("materials", sa.JSON, nullable=True),
+            sa.Column("required_capabilities", sa.JSON, nullable=True),
+            sa.Column("width_mm", sa.Integer, nullable=True),
+            sa.Column("depth_mm", sa.Integer, nullable=True),
+            sa.Column("height_mm", sa.Integer, nullable=True),
+            sa.Column("weight_kg", sa.Float, nullable=True),
+            sa.Column("lead_time_days", sa.Integer, nullable=True),
+            sa.Column("licence", sa.String, nullable=True),
+            sa.Column("royalty_ore", sa.BigInteger, nullable=True),
+            sa.Column("production_fee_ore", sa.BigInteger, nullable=True),
+            sa.Column("installation_fee_ore", sa.BigInteger, nullable=True),
+            sa.Column("co2e_kg", sa.Float, nullable=True),
+            # Royalty + production + installation: the part the platform fee is a rate of.
+            sa.Column("price_base_ore", sa.BigInteger, nullable=True, index=True),
+            # Set at the first publication; orders the catalogue (newest first) and keys the search index.
+            sa.Column("listing", sa.BigInteger, nullable=True, unique=True),
+            sa.Column("created_at", UtcDateTime, nullable=False),
+            sa.Column("updated_at", UtcDateTime, nullable=False),
+            sa.Column("published_at", UtcDateTime, nullable=True),
+        )
+        self.materials = sa.Table(
+            self.table_name("materials"),
+            self.metadata,
+            sa.Column("design_id", sa.Uuid, primary_key=True),
+            sa.Column("material", sa.String, primary_key=True, index=True),
+        )
+        self.capabilities = sa.Table(
+            self.table_name("capabilities"),
+            self.metadata,
+            sa.Column("design_id", sa.Uuid, primary_key=True),
+            sa.Column("capability", sa.String, primary_key=True, index=True),
+        )
+        self.workshop_capabilities = sa.Table(
+            self.table_name("workshop_capabilities"),
+            self.metadata,
+            sa.Column("workshop_id", sa.Uuid, primary_key=True),
+            sa.Column("capability", sa.String, primary_key=True),
+        )
+        self.workshop_areas = sa.Table(
+            self.table_name("workshop_areas"),
+            self.metadata,
+            sa.Column("workshop_id", sa.Uuid, primary_key=True),
+            sa.Column("municipality", sa.String, primary_key=True, index=True),
+        )
+        # SQLite's FTS5 table; declared apart because create_all cannot make it.
+        self.search = sa.Table(
+            self.table_name("search"),
+            sa.MetaData(),
+            sa.Column("rowid", sa.BigInteger, primary_key=True),
+            sa.Column("title", sa.Text),
+            sa.Column("description", sa.Text),
+        )
+
+    def extra_ddl(self, dialect: str) -> list[str]:
+        if dialect == "sqlite":
+            return [
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {self.search.name} USING fts5("
+                "title, description, tokenize = 'unicode61 remove_diacritics 2')"
+            ]
+        table = self.designs.name
+        return [
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS search tsvector GENERATED ALWAYS AS "
+            "(to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(description, ''))) STORED",
+            f"CREATE INDEX IF NOT EXISTS ix_{table}_search_{self.token} "
+            f"ON {table} USING gin (search)",
+        ]
+
+    def extra_tables(self, dialect: str) -> list[str]:
+        return [self.search.name] if dialect == "sqlite" else []
+
+    # Queries.
+
+    def design(self, connection: Connection, design_id: UUID) -> dict[str, Any] | None:
+        row = connection.execute(self.designs.select().where(self.designs.c.id == design_id)).mappings().first()
+        return dict(row) if row else None
+
+    def search_published(
+        self,
+        connection: Connection,
+        *,
+        fee_rate: Fraction,
+        q: str | None = None,
+        category: str | None = None,
+        material: str | None = None,
+        capability: str | None = None,
+        municipality: str | None = None,
+        max_unit_price_ore: int | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> Page:
+        d = self.designs
+        query = sa.select(d).where(d.c.status == "published")
+        if q and (terms := re.findall(r"\w+", q)):
+            query = query.where(self._matches(connection.dialect.name, terms))
+        if category:
+            query = query.where(d.c.category == category.strip().casefold())
+        if material:
+            query = query.where(
+                sa.exists().where(self.materials.c.design_id == d.c.id, self.materials.c.material == _key(material))
+            )
+        if capability:
+            query = query.where(
+                sa.exists().where(
+                    self.capabilities.c.design_id == d.c.id, self.capabilities.c.capability == _key(capability)
+                )
+            )
+        if municipality:
+            query = query.where(self._made_in(_key(municipality)))
+        if max_unit_price_ore is not None:
+            query = query.where(d.c.price_base_ore <= largest_base(max_unit_price_ore, fee_rate))
+        after = decode_cursor(cursor)
+        if after is not None:
+            query = query.where(d.c.listing < after)
+        rows = connection.execute(query.order_by(d.c.listing.desc()).limit(limit + 1)).mappings().all()
+        items = [dict(row) for row in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items, encode_cursor(items[-1]["listing"]) if more else None)
+
+    def _matches(self, dialect: str, terms: list[str]) -> sa.ColumnElement[bool]:
+        d = self.designs
+        if dialect == "sqlite":
+            expression = " ".join(f'"{term}"*' for term in terms)
+            matching = sa.text(f"SELECT rowid FROM {self.search.name} WHERE {self.search.name} MATCH :terms")
+            return d.c.listing.in_(matching.bindparams(terms=expression).columns(rowid=sa.BigInteger))
+        expression = " & ".join(f"{term}:*" for term in terms)
+        return sa.literal_column("search").op("@@")(sa.func.to_tsquery("simple", expression))
+
+    def _made_in(self, municipality: str) -> sa.ColumnElement[bool]:
+        """Some workshop serving the municipality has every capability the design needs."""
+        d, area, needed, held = self.designs, self.workshop_areas, self.capabilities, self.workshop_capabilities
+        missing = sa.exists().where(
+            needed.c.design_id == d.c.id,
+            ~sa.exists().where(held.c.workshop_id == area.c.workshop_id, held.c.capability == needed.c.capability),
+        )
+        return sa.exists().where(area.c.municipality == municipality, ~missing)
+
+
+def _key(value: str) -> str:
+    return value.strip().casefold()
+
+
+def largest_base(max_unit_price_ore: int, fee_rate: Fraction) -> int:
+    """The largest base whose unit price (base + fee rounded half-up) stays within the maximum.
+
+    The unit price only grows with the base, so a binary search finds the edge exactly.
+    """
+    low, high = -1, max(max_unit_price_ore, -1)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if middle + round_half_up(middle * fee_rate) <= max_unit_price_ore:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+class CatalogueProjection(Projection):
+    name = "catalogue"
+    view_class = CatalogueView
+    view: CatalogueView
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, position: int) -> None:
+        """Other events change nothing here."""
+
+    @process_event.register
+    def _(self, domain_event: Design.Drafted, position: int) -> None:
+        self.insert(
+            self.view.designs,
+            id=domain_event.originator_id,
+            designer_id=domain_event.designer_id,
+            status="draft",
+            latest_revision=1,
+            draft_revision=1,
+            draft=dict(domain_event.specification),
+            published_revision=None,
+            **{name: None for name in SPEC_COLUMNS},
+            price_base_ore=None,
+            listing=None,
+            created_at=domain_event.timestamp,
+            updated_at=domain_event.timestamp,
+            published_at=None,
+        )
+
+    @process_event.register
+    def _(self, domain_event: Design.Revised, position: int) -> None:
+        self.update(
+            self.view.designs,
+            domain_event.originator_id,
+            latest_revision=domain_event.revision,
+            draft_revision=domain_event.revision,
+            draft=dict(domain_event.specification),
+            updated_at=domain_event.timestamp,
+        )
+
+    @process_event.register
+    def _(self, domain_event: Design.Published, position: int) -> None:
+        design = self.get(self.view.designs, domain_event.originator_id)
+        if design is None or design["draft"] is None:
+            return
+        spec = design["draft"]
+        old_materials, old_capabilities = design["materials"] or [], design["required_capabilities"] or []
+        first = design["listing"] is None
+        listing = position if first else design["listing"]
+        self.update(
+            self.view.designs,
+            domain_event.originator_id,
+            status="retired" if design["status"] == "retired" else "published",
+            published_revision=domain_event.revision,
+            draft_revision=None,
+            draft=None,
+            **{name: spec[name] for name in SPEC_COLUMNS},
+            price_base_ore=spec["royalty_ore"] + spec["production_fee_ore"] + spec["installation_fee_ore"],
+            listing=listing,
+            updated_at=domain_event.timestamp,
+            published_at=domain_event.timestamp,
+        )
+        self._replace_members(self.view.materials, "material", domain_event.originator_id, old_materials, spec["materials"])
+        self._replace_members(
+            self.view.capabilities, "capability", domain_event.originator_id, old_capabilities,
+            spec["required_capabilities"],
+        )  # fmt: skip
+        if self.dialect != "sqlite":
+            return  # PostgreSQL derives its search column from the row itself
+        if first:
+            self.insert(self.view.search, rowid=listing, title=spec["title"], description=spec["description"])
+        else:
+            self.update(self.view.search, listing, title=spec["title"], description=spec["description"])
+
+    @process_event.register
+    def _(self, domain_event: Design.Retired, position: int) -> None:
+        self.update(self.view.designs, domain_event.originator_id, status="retired", updated_at=domain_event.timestamp)
+
+    @process_event.register
+    def _(self, domain_event: Organisation.Registered, position: int) -> None:
+        if domain_event.role != Role.WORKSHOP:
+            return
+        for capability in domain_event.capabilities:
+            self.insert(self.view.workshop_capabilities, workshop_id=domain_event.originator_id, capability=capability)
+        for municipality in domain_event.service_area:
+            self.insert(self.view.workshop_areas, workshop_id=domain_event.originator_id, municipality=municipality)
+
+    def _replace_members(self, table: sa.Table, column: str, design_id: UUID, old: list[str], new: list[str]) -> None:
+        old_set, new_set = set(old), set(normalise_names(new))
+        for value in old_set - new_set:
+            self.delete(table, design_id, value)
+        for value in new_set - old_set:
+            self.insert(table, design_id=design_id, **{column: value})

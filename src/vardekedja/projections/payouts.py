@@ -1,0 +1,87 @@
+"""The payout ledger: what each party is owed, for which order line, and why."""
+
+from __future__ import annotations
+
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from vardekedja.domain.payout import Payout
+from vardekedja.projections.base import Projection, UtcDateTime, View
+from vardekedja.projections.paging import Page, decode_cursor, encode_cursor
+
+
+class PayoutsView(View):
+    def define(self) -> None:
+        self.payouts = sa.Table(
+            self.table_name("payouts"),
+            self.metadata,
+            sa.Column("id", sa.Uuid, primary_key=True),
+            sa.Column("party_id", sa.Uuid, nullable=False, index=True),
+            sa.Column("role", sa.String, nullable=False),
+            sa.Column("order_id", sa.Uuid, nullable=False, index=True),
+            sa.Column("line_no", sa.Integer, nullable=False),
+            sa.Column("amount_ore", sa.BigInteger, nullable=False),
+            sa.Column("reason", sa.Text, nullable=False),
+            sa.Column("transfer_id", sa.String, nullable=True),
+            sa.Column("owed_at", UtcDateTime, nullable=False),
+            sa.Column("position", sa.BigInteger, nullable=False, unique=True),
+        )
+
+    def list(
+        self, connection: Connection, *, party_id: UUID | None = None, order_id: UUID | None = None,
+        limit: int = 20, cursor: str | None = None,
+    ) -> Page:  # fmt: skip
+        p = self.payouts
+        query = sa.select(p)
+        if party_id is not None:
+            query = query.where(p.c.party_id == party_id)
+        if order_id is not None:
+            query = query.where(p.c.order_id == order_id)
+        after = decode_cursor(cursor)
+        if after is not None:
+            query = query.where(p.c.position < after)
+        rows = connection.execute(query.order_by(p.c.position.desc()).limit(limit + 1)).mappings().all()
+        items = [dict(row) for row in rows[:limit]]
+        return Page(items, encode_cursor(items[-1]["position"]) if len(rows) > limit else None)
+
+    def totals(self, connection: Connection, *, party_id: UUID | None = None) -> dict[str, int]:
+        """Öre owed per role, for one party or for everyone."""
+        p = self.payouts
+        query = sa.select(p.c.role, sa.func.sum(p.c.amount_ore)).group_by(p.c.role)
+        if party_id is not None:
+            query = query.where(p.c.party_id == party_id)
+        return {role: int(total) for role, total in connection.execute(query)}
+
+
+class PayoutsProjection(Projection):
+    name = "payouts"
+    view_class = PayoutsView
+    view: PayoutsView
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, position: int) -> None:
+        """Other events change nothing here."""
+
+    @process_event.register
+    def _(self, domain_event: Payout.Owed, position: int) -> None:
+        self.insert(
+            self.view.payouts,
+            id=domain_event.originator_id,
+            party_id=domain_event.party_id,
+            role=domain_event.role,
+            order_id=domain_event.order_id,
+            line_no=domain_event.line_no,
+            amount_ore=domain_event.amount_ore,
+            reason=domain_event.reason,
+            transfer_id=None,
+            owed_at=domain_event.timestamp,
+            position=position,
+        )
+
+    @process_event.register
+    def _(self, domain_event: Payout.TransferAttached, position: int) -> None:
+        self.update(self.view.payouts, domain_event.originator_id, transfer_id=domain_event.transfer_id)

@@ -1,0 +1,174 @@
+"""The projector: reads the event store in order and feeds every projection, exactly once.
+
+Each batch of events is read and decoded once, then each projection applies
+the events past its own position and moves its position in the same
+transaction. A projector killed at any moment leaves every view at the end of
+its last committed batch; the next one starts from there, so no event is lost
+and none is applied twice.
+
+Only one projector may be active per database: ``ProjectorLock`` is a file
+lock beside the SQLite files or a PostgreSQL advisory lock, and a second
+projector waits for it rather than failing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from vardekedja.application import Marketplace
+from vardekedja.projections.base import ConcurrentProjectorError, Projection
+from vardekedja.projections.database import ViewDatabase
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+
+
+class Projector:
+    def __init__(
+        self,
+        marketplace: Marketplace,
+        database: ViewDatabase,
+        projections: Sequence[Projection],
+        *,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.marketplace = marketplace
+        self.database = database
+        self.projections = list(projections)
+        self.batch_size = batch_size
+        self._wake = threading.Event()
+        self._positions: dict[str, int] | None = None
+
+    def refresh_positions(self) -> dict[str, int]:
+        self._positions = self.database.positions(p.view for p in self.projections)
+        return dict(self._positions)
+
+    @property
+    def position(self) -> int:
+        """The position every projection has reached."""
+        positions = self._positions if self._positions is not None else self.refresh_positions()
+        return min(positions.values())
+
+    def read(self, after: int, limit: int) -> list[tuple[int, Any]]:
+        """The events after a position, decoded once for every projection."""
+        notifications = self.marketplace.recorder.select_notifications(after + 1, limit)
+        to_event = self.marketplace.mapper.to_domain_event
+        return [(notification.id, to_event(notification)) for notification in notifications]
+
+    def step(self) -> int:
+        """Process one batch; return how many events it read (0 when caught up)."""
+        events = self.read(self.position, self.batch_size)
+        if not events:
+            return 0
+        assert self._positions is not None
+        for projection in self.projections:
+            try:
+                with self.database.writer.begin() as connection:
+                    projection.process_batch(connection, events)
+            except ConcurrentProjectorError:
+                log.warning("%s was advanced elsewhere; rereading its position", projection.name)
+                self.refresh_positions()
+                return len(events)
+            # A projection whose position was already further (after a swap) keeps that one.
+            self._positions[projection.name] = max(self._positions[projection.name], events[-1][0])
+        return len(events)
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Process until no event is left; ``progress(done, head)`` after each batch."""
+        self.refresh_positions()
+        total = 0
+        while True:
+            count = self.step()
+            total += count
+            if progress is not None:
+                progress(self.position, self.marketplace.position)
+            if count == 0:
+                return total
+
+    def wake(self, *_: Any) -> None:
+        self._wake.set()
+
+    def run(self, stop: threading.Event, *, poll_interval: float = 1.0, retry_interval: float = 1.0) -> None:
+        """Follow the event store until ``stop`` is set.
+
+        Woken right after each save in this process (``wake``), by PostgreSQL
+        notifications, or by polling as a fallback. A database error is logged
+        and retried after a pause; the positions in the views are the truth.
+        """
+        self.refresh_positions()
+        while not stop.is_set():
+            try:
+                if self.step():
+                    continue
+            except Exception:  # noqa: BLE001 - a follower must outlive a passing database fault
+                log.exception("projector batch failed; retrying in %.1fs", retry_interval)
+                stop.wait(retry_interval)
+                self.refresh_positions()
+                continue
+            self._wake.wait(poll_interval)
+            self._wake.clear()
+
+
+def _lock_key(settings_schema: str) -> int:
+    digest = hashlib.sha256(f"vardekedja-projector:{settings_schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def projector_lock(database: ViewDatabase, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the one-active-projector lock; call ``on_wait`` once if another holds it, then wait."""
+    settings = database.settings
+    if not settings.uses_postgres:
+        lock = FileLock(str(settings.data_dir / "projector.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait is not None:
+                on_wait()
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+        return
+    import psycopg
+
+    assert settings.database_url is not None
+    key = _lock_key(settings.database_schema)
+    with psycopg.connect(settings.database_url, autocommit=True) as connection:
+        acquired = connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if not (acquired and acquired[0]):
+            if on_wait is not None:
+                on_wait()
+            connection.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def listen_for_events(database: ViewDatabase, channel: str, wake: Callable[[], None], stop: threading.Event) -> None:
+    """Wake the projector on each PostgreSQL notification of new events, until ``stop``."""
+    import psycopg
+
+    settings = database.settings
+    assert settings.database_url is not None
+    while not stop.is_set():
+        try:
+            with psycopg.connect(settings.database_url, autocommit=True) as connection:
+                connection.execute(f'LISTEN "{channel}"')
+                wake()  # anything written while we were not listening
+                while not stop.is_set():
+                    for _ in connection.notifies(timeout=0.5):
+                        wake()
+        except psycopg.Error:
+            log.exception("lost the PostgreSQL notification channel; reconnecting")
+            stop.wait(1.0)
