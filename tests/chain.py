@@ -13,7 +13,7 @@ from vardekedja.domain.order import DeliverySite, LineRequest
 # Valid Swedish organisation numbers (Luhn-checked), one per party.
 ORG_NUMBERS = [
     "556016-0680", "556036-0793", "556000-0753", "556012-5790", "556056-6258",
-    "556074-3089", "556125-4432", "556006-8420", "556030-7885", "556101-6600",
+    "556074-3089", "556125-4433", "556006-8420", "556030-7885", "556101-6600",
 ]
 
 BENCH = Specification(

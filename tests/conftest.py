@@ -38,17 +38,29 @@ def postgres_url() -> str:
     return POSTGRES_URL
 
 
-@pytest.fixture
-def postgres_schema(postgres_url: str) -> Iterator[str]:
-    """A fresh schema per test, dropped afterwards, so tests never see each other's tables."""
+def create_postgres_schema(postgres_url: str) -> str:
+    """Create a uniquely named empty schema; drop it with ``drop_postgres_schema``."""
     import psycopg
 
     schema = f"test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         connection.execute(f'CREATE SCHEMA "{schema}"')
-    yield schema
+    return schema
+
+
+def drop_postgres_schema(postgres_url: str, schema: str) -> None:
+    import psycopg
+
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A fresh schema per test, dropped afterwards, so tests never see each other's tables."""
+    schema = create_postgres_schema(postgres_url)
+    yield schema
+    drop_postgres_schema(postgres_url, schema)
 
 
 def settings_for(storage: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:

@@ -328,9 +328,19 @@ class Marketplace(Application[UUID]):
         order.start_checkout(payment_intent_id)
         return self._commit(order.id, order)
 
-    @_retrying
     def record_payment(self, order_id: UUID, payment_intent_id: str, amount_ore: int, currency: str) -> Recorded:
-        """A confirmed payment: mark the order paid and open one production order per line."""
+        """A confirmed payment: mark the order paid and open one production order per line.
+
+        A payment the order no longer wanted (it was cancelled meanwhile) is
+        recorded and refunded at once where a payment provider is configured.
+        """
+        recorded = self._record_payment(order_id, payment_intent_id, amount_ore, currency)
+        if self.refunds is not None and self.order(order_id).refunds_due():
+            recorded = self.refund_order(order_id)
+        return recorded
+
+    @_retrying
+    def _record_payment(self, order_id: UUID, payment_intent_id: str, amount_ore: int, currency: str) -> Recorded:
         order = self.order(order_id)
         production_orders = []
         if order.receive_payment(payment_intent_id, amount_ore, currency):
@@ -384,14 +394,21 @@ class Marketplace(Application[UUID]):
 
     @_retrying
     def refund_order(self, order_id: UUID) -> Recorded:
+        """Give back every payment the order owes the buyer; a no-op when none is due.
+
+        The idempotency key names the payment and how much of it was already
+        refunded, so a retry after a crash asks the provider for the same refund.
+        """
         order = self.order(order_id)
-        due = order.refund_due_ore
+        due = order.refunds_due()
         if not due:
             return Recorded(order.id, self.position)
-        if self.refunds is None or order.paid_payment_intent_id is None:
+        if self.refunds is None:
             raise PaymentsUnavailableError("a refund is due and no payment provider is configured")
-        refund_id = self.refunds.refund(order.paid_payment_intent_id, due, f"refund-{order.id}-{len(order.refund_ids)}")
-        order.record_refund(refund_id, due)
+        for payment_intent_id, amount in due:
+            already = order.refunds.get(payment_intent_id, 0)
+            refund_id = self.refunds.refund(payment_intent_id, amount, f"refund-{order.id}-{payment_intent_id}-{already}")
+            order.record_refund(refund_id, payment_intent_id, amount)
         return self._commit(order.id, order)
 
     # Production.

@@ -30,6 +30,9 @@ class Delivery(Aggregate):
     class Created(Aggregate.Created):
         TOPIC = "vardekedja:Delivery.Created"
 
+    class Event(Aggregate.Event):
+        TOPIC = "vardekedja:Delivery.Event"
+
     class Opened(Created):
         TOPIC = "vardekedja:Delivery.Opened"
         order_id: UUID
@@ -39,23 +42,23 @@ class Delivery(Aggregate):
         install: bool
         area_company_id: UUID | None
 
-    class Scheduled(Aggregate.Event):
+    class Scheduled(Event):
         TOPIC = "vardekedja:Delivery.Scheduled"
         earliest: datetime
         latest: datetime
 
-    class Dispatched(Aggregate.Event):
+    class Dispatched(Event):
         TOPIC = "vardekedja:Delivery.Dispatched"
 
-    class Delivered(Aggregate.Event):
+    class Delivered(Event):
         TOPIC = "vardekedja:Delivery.Delivered"
         received_by: str
 
-    class Failed(Aggregate.Event):
+    class Failed(Event):
         TOPIC = "vardekedja:Delivery.Failed"
         reason: str
 
-    class Installed(Aggregate.Event):
+    class Installed(Event):
         TOPIC = "vardekedja:Delivery.Installed"
         area_company_id: UUID
 
@@ -98,8 +101,9 @@ class Delivery(Aggregate):
         self._check_status(
             "scheduled", DeliveryStatus.PENDING, DeliveryStatus.SCHEDULED, DeliveryStatus.FAILED
         )
-        if earliest.tzinfo is None or latest.tzinfo is None:
-            raise RuleViolationError("times need a UTC offset", field="earliest")
+        for name, moment in (("earliest", earliest), ("latest", latest)):
+            if moment.tzinfo is None:
+                raise RuleViolationError("times need a UTC offset", field=name)
         if latest <= earliest:
             raise RuleViolationError("the window must end after it starts", field="latest")
         self._scheduled(earliest=earliest, latest=latest)

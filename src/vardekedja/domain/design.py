@@ -100,21 +100,24 @@ class Design(Aggregate):
     class Created(Aggregate.Created):
         TOPIC = "vardekedja:Design.Created"
 
+    class Event(Aggregate.Event):
+        TOPIC = "vardekedja:Design.Event"
+
     class Drafted(Created):
         TOPIC = "vardekedja:Design.Drafted"
         designer_id: UUID
         specification: dict[str, Any]
 
-    class Revised(Aggregate.Event):
+    class Revised(Event):
         TOPIC = "vardekedja:Design.Revised"
         revision: int
         specification: dict[str, Any]
 
-    class Published(Aggregate.Event):
+    class Published(Event):
         TOPIC = "vardekedja:Design.Published"
         revision: int
 
-    class Retired(Aggregate.Event):
+    class Retired(Event):
         TOPIC = "vardekedja:Design.Retired"
 
     @classmethod

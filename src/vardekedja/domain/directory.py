@@ -39,10 +39,13 @@ class Directory(Aggregate):
     class Created(Aggregate.Created):
         TOPIC = "vardekedja:Directory.Created"
 
+    class Event(Aggregate.Event):
+        TOPIC = "vardekedja:Directory.Event"
+
     class Opened(Created):
         TOPIC = "vardekedja:Directory.Opened"
 
-    class Listed(Aggregate.Event):
+    class Listed(Event):
         TOPIC = "vardekedja:Directory.Listed"
         organisation_id: UUID
         role: str

@@ -115,6 +115,9 @@ class Order(Aggregate):
     class Created(Aggregate.Created):
         TOPIC = "vardekedja:Order.Created"
 
+    class Event(Aggregate.Event):
+        TOPIC = "vardekedja:Order.Event"
+
     class Placed(Created):
         TOPIC = "vardekedja:Order.Placed"
         buyer_id: UUID
@@ -124,49 +127,50 @@ class Order(Aggregate):
         platform_fee_rate: str
         lines: list[dict[str, Any]]
 
-    class CheckoutStarted(Aggregate.Event):
+    class CheckoutStarted(Event):
         TOPIC = "vardekedja:Order.CheckoutStarted"
         payment_intent_id: str
         amount_ore: int
 
-    class PaymentFailed(Aggregate.Event):
+    class PaymentFailed(Event):
         TOPIC = "vardekedja:Order.PaymentFailed"
         payment_intent_id: str
         reason: str
 
-    class PaymentMismatched(Aggregate.Event):
+    class PaymentMismatched(Event):
         TOPIC = "vardekedja:Order.PaymentMismatched"
         payment_intent_id: str
         amount_ore: int
         currency: str
 
-    class PaymentReceived(Aggregate.Event):
+    class PaymentReceived(Event):
         TOPIC = "vardekedja:Order.PaymentReceived"
         payment_intent_id: str
         amount_ore: int
         currency: str
 
-    class ProductionStarted(Aggregate.Event):
+    class ProductionStarted(Event):
         TOPIC = "vardekedja:Order.ProductionStarted"
 
-    class LineDelivered(Aggregate.Event):
+    class LineDelivered(Event):
         TOPIC = "vardekedja:Order.LineDelivered"
         line_no: int
 
-    class LineInstalled(Aggregate.Event):
+    class LineInstalled(Event):
         TOPIC = "vardekedja:Order.LineInstalled"
         line_no: int
 
-    class Fulfilled(Aggregate.Event):
+    class Fulfilled(Event):
         TOPIC = "vardekedja:Order.Fulfilled"
 
-    class Cancelled(Aggregate.Event):
+    class Cancelled(Event):
         TOPIC = "vardekedja:Order.Cancelled"
         reason: str
 
-    class Refunded(Aggregate.Event):
+    class Refunded(Event):
         TOPIC = "vardekedja:Order.Refunded"
         refund_id: str
+        payment_intent_id: str
         amount_ore: int
 
     @classmethod
@@ -272,8 +276,8 @@ class Order(Aggregate):
         self.failed_payments: list[str] = []
         self.mismatched_payments: list[str] = []
         self.paid_payment_intent_id: str | None = None
-        self.paid_ore = 0
-        self.refunded_ore = 0
+        self.payments: dict[str, int] = {}
+        self.refunds: dict[str, int] = {}
         self.refund_ids: list[str] = []
         self.delivered_lines: set[int] = set()
         self.installed_lines: set[int] = set()
@@ -297,11 +301,30 @@ class Order(Aggregate):
         return sum(line.platform_fee_ore for line in self.lines)
 
     @property
+    def paid_ore(self) -> int:
+        return sum(self.payments.values())
+
+    @property
+    def refunded_ore(self) -> int:
+        return sum(self.refunds.values())
+
+    def refunds_due(self) -> list[tuple[str, int]]:
+        """(payment intent, öre) still owed back to the buyer.
+
+        A cancelled order owes back every payment; a live one owes back any
+        payment beyond the one that paid it (a second checkout confirmed too).
+        """
+        due = []
+        for payment_intent_id, amount in self.payments.items():
+            kept = payment_intent_id == self.paid_payment_intent_id and self.status is not OrderStatus.CANCELLED
+            owed = (0 if kept else amount) - self.refunds.get(payment_intent_id, 0)
+            if owed > 0:
+                due.append((payment_intent_id, owed))
+        return due
+
+    @property
     def refund_due_ore(self) -> int:
-        """What a cancelled order still owes the buyer back."""
-        if self.status is not OrderStatus.CANCELLED:
-            return 0
-        return self.paid_ore - self.refunded_ore
+        return sum(amount for _, amount in self.refunds_due())
 
     def line(self, line_no: int) -> OrderLine:
         if not 1 <= line_no <= len(self.lines):
@@ -334,10 +357,16 @@ class Order(Aggregate):
     def receive_payment(self, payment_intent_id: str, amount_ore: int, currency: str) -> bool:
         """Mark the order paid if the payment covers it exactly; else record the mismatch.
 
-        Returns whether the order is now paid.
+        Money that arrives for an order that is no longer waiting for it (it was
+        cancelled meanwhile, or another checkout paid it) is recorded all the
+        same, and is then owed back (``refunds_due``). Returns whether this
+        payment paid the order.
         """
+        if payment_intent_id in self.payments:
+            raise InvalidTransitionError(f"payment {payment_intent_id} is already recorded")
         if self.status is not OrderStatus.PLACED:
-            raise InvalidTransitionError(f"an order that is {self.status} cannot be paid")
+            self._payment_received(payment_intent_id=payment_intent_id, amount_ore=amount_ore, currency=currency.lower())
+            return False
         if amount_ore != self.total_ore or currency.lower() != CURRENCY:
             self._payment_mismatched(
                 payment_intent_id=payment_intent_id, amount_ore=amount_ore, currency=currency.lower()
@@ -352,9 +381,10 @@ class Order(Aggregate):
 
     @event(PaymentReceived)
     def _payment_received(self, payment_intent_id: str, amount_ore: int, currency: str) -> None:
-        self.status = OrderStatus.PAID
-        self.paid_payment_intent_id = payment_intent_id
-        self.paid_ore = amount_ore
+        self.payments[payment_intent_id] = amount_ore
+        if self.status is OrderStatus.PLACED:
+            self.status = OrderStatus.PAID
+            self.paid_payment_intent_id = payment_intent_id
 
     # Progress, driven by the production orders and deliveries of its lines.
 
@@ -424,12 +454,13 @@ class Order(Aggregate):
     def _cancelled(self, reason: str) -> None:
         self.status = OrderStatus.CANCELLED
 
-    def record_refund(self, refund_id: str, amount_ore: int) -> None:
-        if not 0 < amount_ore <= self.refund_due_ore:
-            raise InvalidTransitionError(f"no refund of {amount_ore} öre is due")
-        self._refunded(refund_id=refund_id, amount_ore=amount_ore)
+    def record_refund(self, refund_id: str, payment_intent_id: str, amount_ore: int) -> None:
+        owed = dict(self.refunds_due()).get(payment_intent_id, 0)
+        if not 0 < amount_ore <= owed:
+            raise InvalidTransitionError(f"no refund of {amount_ore} öre is due on {payment_intent_id}")
+        self._refunded(refund_id=refund_id, payment_intent_id=payment_intent_id, amount_ore=amount_ore)
 
     @event(Refunded)
-    def _refunded(self, refund_id: str, amount_ore: int) -> None:
-        self.refunded_ore += amount_ore
+    def _refunded(self, refund_id: str, payment_intent_id: str, amount_ore: int) -> None:
+        self.refunds[payment_intent_id] = self.refunds.get(payment_intent_id, 0) + amount_ore
         self.refund_ids.append(refund_id)

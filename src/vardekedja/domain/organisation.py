@@ -13,7 +13,9 @@ from vardekedja.domain.errors import (
     UnknownApiKeyError,
 )
 
-_ORG_NUMBER = re.compile(r"^(?:16)?(\d{6})-?(\d{4})$")
+# ASCII only: ``\d`` would also take other scripts' digits, storing a number that the
+# duplicate check cannot match against the same number in ASCII.
+_ORG_NUMBER = re.compile(r"^(?:16)?(\d{6})-?(\d{4})$", re.ASCII)
 
 
 class Role(StrEnum):
@@ -61,6 +63,9 @@ class Organisation(Aggregate):
     class Created(Aggregate.Created):
         TOPIC = "vardekedja:Organisation.Created"
 
+    class Event(Aggregate.Event):
+        TOPIC = "vardekedja:Organisation.Event"
+
     class Registered(Created):
         TOPIC = "vardekedja:Organisation.Registered"
         name: str
@@ -70,12 +75,12 @@ class Organisation(Aggregate):
         capabilities: list[str]
         service_area: list[str]
 
-    class ApiKeyIssued(Aggregate.Event):
+    class ApiKeyIssued(Event):
         TOPIC = "vardekedja:Organisation.ApiKeyIssued"
         key_id: str
         key_hash: str
 
-    class ApiKeyRevoked(Aggregate.Event):
+    class ApiKeyRevoked(Event):
         TOPIC = "vardekedja:Organisation.ApiKeyRevoked"
         key_id: str
 

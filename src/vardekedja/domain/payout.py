@@ -28,6 +28,9 @@ class Payout(Aggregate):
     class Created(Aggregate.Created):
         TOPIC = "vardekedja:Payout.Created"
 
+    class Event(Aggregate.Event):
+        TOPIC = "vardekedja:Payout.Event"
+
     class Owed(Created):
         TOPIC = "vardekedja:Payout.Owed"
         order_id: UUID
@@ -37,7 +40,7 @@ class Payout(Aggregate):
         amount_ore: int
         reason: str
 
-    class TransferAttached(Aggregate.Event):
+    class TransferAttached(Event):
         TOPIC = "vardekedja:Payout.TransferAttached"
         transfer_id: str
 

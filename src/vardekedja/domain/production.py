@@ -38,6 +38,9 @@ class ProductionOrder(Aggregate):
     class Created(Aggregate.Created):
         TOPIC = "vardekedja:ProductionOrder.Created"
 
+    class Event(Aggregate.Event):
+        TOPIC = "vardekedja:ProductionOrder.Event"
+
     class Opened(Created):
         TOPIC = "vardekedja:ProductionOrder.Opened"
         order_id: UUID
@@ -50,24 +53,24 @@ class ProductionOrder(Aggregate):
         quantity: int
         production_fee_ore: int
 
-    class Accepted(Aggregate.Event):
+    class Accepted(Event):
         TOPIC = "vardekedja:ProductionOrder.Accepted"
         workshop_id: UUID
 
-    class Started(Aggregate.Event):
+    class Started(Event):
         TOPIC = "vardekedja:ProductionOrder.Started"
 
-    class Completed(Aggregate.Event):
+    class Completed(Event):
         TOPIC = "vardekedja:ProductionOrder.Completed"
         hours_worked: float
         notes: str
 
-    class Released(Aggregate.Event):
+    class Released(Event):
         TOPIC = "vardekedja:ProductionOrder.Released"
         workshop_id: UUID
         reason: str
 
-    class Cancelled(Aggregate.Event):
+    class Cancelled(Event):
         TOPIC = "vardekedja:ProductionOrder.Cancelled"
         reason: str
 
@@ -111,6 +114,8 @@ class ProductionOrder(Aggregate):
 
     def accept(self, workshop: Organisation) -> None:
         if self.status is not ProductionStatus.OPEN:
+            if self.status is ProductionStatus.CANCELLED:
+                raise InvalidTransitionError("the production order is cancelled")
             if self.workshop_id is not None and self.workshop_id != workshop.id:
                 raise AlreadyTakenError("another workshop has accepted this production order")
             raise InvalidTransitionError(f"a production order that is {self.status} cannot be accepted")

@@ -49,6 +49,24 @@ class Rows:
             self._rows[key] = dict(found) if found is not None else None
         return self._rows[key]
 
+    def prefetch(self, connection: Connection, values: set[Any], chunk: int = 500) -> None:
+        """Load every row whose first key column is among ``values``, in a few queries.
+
+        With a one-column key, a value not found is remembered as absent too,
+        so the batch never asks for it again.
+        """
+        first = self.key_columns[0]
+        wanted = sorted((value for value in values if value is not None and (value,) not in self._rows), key=str)
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start : start + chunk]
+            found = connection.execute(self.table.select().where(self.table.c[first].in_(part))).mappings()
+            for row in found:
+                key = tuple(row[name] for name in self.key_columns)
+                self._rows.setdefault(key, dict(row))
+            if len(self.key_columns) == 1:
+                for value in part:
+                    self._rows.setdefault((value,), None)
+
     def insert(self, row: dict[str, Any]) -> None:
         key = tuple(row[name] for name in self.key_columns)
         self._rows[key] = row
@@ -186,6 +204,22 @@ class Projection:
         self.view = self.view_class(self.name, suffix)
         self.rows: dict[str, Rows] = {}
         self.connection: Connection | None = None
+        self._handlers: dict[type, Any] = {}
+
+    def _handler(self, event_type: type) -> Any:
+        """The registered handler for an event type, or None; looked up once per type.
+
+        Calling the ``singledispatchmethod`` itself builds a bound wrapper on
+        every call, which costs more than most handlers do.
+        """
+        try:
+            return self._handlers[event_type]
+        except KeyError:
+            dispatcher = type(self).__dict__.get("process_event", Projection.__dict__["process_event"]).dispatcher
+            handler = dispatcher.dispatch(event_type)
+            fallback = dispatcher.dispatch(object)
+            self._handlers[event_type] = found = None if handler is fallback else handler
+            return found
 
     def table_rows(self, table: sa.Table) -> Rows:
         rows = self.rows.get(table.name)
@@ -209,8 +243,11 @@ class Projection:
             return 0
         self.connection = connection
         try:
+            self.prefetch([domain_event for _, domain_event in fresh])
             for position, domain_event in fresh:
-                self.process_event(domain_event, position)
+                handler = self._handler(type(domain_event))
+                if handler is not None:
+                    handler(self, domain_event, position)
             for rows in self.rows.values():
                 rows.flush(connection)
         finally:
@@ -219,7 +256,14 @@ class Projection:
         self.view.advance(connection, old, fresh[-1][0])
         return len(fresh)
 
+    def prefetch(self, events: list[Any]) -> None:
+        """Load the rows this batch will touch in a few queries (see ``load``); optional."""
+
     # Helpers for handlers.
+
+    def load(self, table: sa.Table, values: set[Any]) -> None:
+        assert self.connection is not None
+        self.table_rows(table).prefetch(self.connection, values)
 
     @property
     def dialect(self) -> str:

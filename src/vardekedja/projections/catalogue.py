@@ -207,6 +207,12 @@ class CatalogueProjection(Projection):
     view_class = CatalogueView
     view: CatalogueView
 
+    def prefetch(self, events: list[Any]) -> None:
+        self.load(
+            self.view.designs,
+            {e.originator_id for e in events if isinstance(e, Design.Event) and not isinstance(e, Design.Drafted)},
+        )
+
     @singledispatchmethod
     def process_event(self, domain_event: Any, position: int) -> None:
         """Other events change nothing here."""

@@ -78,6 +78,13 @@ class DeliveriesProjection(Projection):
     def _set(self, domain_event: Any, **values: Any) -> None:
         self.update(self.view.deliveries, domain_event.originator_id, updated_at=domain_event.timestamp, **values)
 
+    def prefetch(self, events: list[Any]) -> None:
+        self.load(
+            self.view.deliveries,
+            {e.originator_id for e in events if isinstance(e, Delivery.Event) and not isinstance(e, Delivery.Opened)},
+        )
+        self.load(self.view.buyers, {e.order_id for e in events if isinstance(e, Delivery.Opened)})
+
     @singledispatchmethod
     def process_event(self, domain_event: Any, position: int) -> None:
         """Other events change nothing here."""

@@ -35,6 +35,8 @@ class OrdersView(View):
             sa.Column("paid_ore", sa.BigInteger, nullable=False),
             sa.Column("refunded_ore", sa.BigInteger, nullable=False),
             sa.Column("payment_intent_id", sa.String, nullable=True),
+            # What happened when, oldest first; kept in the row since it is only ever read with it.
+            sa.Column("timeline", sa.JSON, nullable=False),
             sa.Column("placed_at", UtcDateTime, nullable=False),
             sa.Column("updated_at", UtcDateTime, nullable=False),
             sa.Column("position", sa.BigInteger, nullable=False, unique=True),
@@ -60,16 +62,6 @@ class OrdersView(View):
             sa.Column("delivery_id", sa.Uuid, nullable=True),
             sa.Column("delivery_status", sa.String, nullable=True),
         )
-        self.timeline = sa.Table(
-            self.table_name("timeline"),
-            self.metadata,
-            sa.Column("order_id", sa.Uuid, primary_key=True),
-            sa.Column("position", sa.BigInteger, primary_key=True),
-            sa.Column("at", UtcDateTime, nullable=False),
-            sa.Column("event", sa.String, nullable=False),
-            sa.Column("line_no", sa.Integer, nullable=True),
-            sa.Column("detail", sa.JSON, nullable=False),
-        )
         # Production orders and deliveries name their order only when opened; later events need the link.
         self.links = sa.Table(
             self.table_name("links"),
@@ -92,15 +84,6 @@ class OrdersView(View):
                 self.lines.select().where(self.lines.c.order_id == order_id).order_by(self.lines.c.line_no)
             ).mappings()
         ]
-        order["timeline"] = [
-            dict(entry)
-            for entry in connection.execute(
-                sa.select(self.timeline.c.position, self.timeline.c.at, self.timeline.c.event,
-                          self.timeline.c.line_no, self.timeline.c.detail)
-                .where(self.timeline.c.order_id == order_id)
-                .order_by(self.timeline.c.position)
-            ).mappings()
-        ]  # fmt: skip
         return order
 
     def list(
@@ -129,15 +112,17 @@ class OrdersProjection(Projection):
 
     def _note(self, order_id: UUID, domain_event: Any, position: int, line_no: int | None = None,
               **detail: Any) -> None:  # fmt: skip
-        self.insert(
-            self.view.timeline,
-            order_id=order_id,
-            position=position,
-            at=domain_event.timestamp,
-            event=type(domain_event).TOPIC.removeprefix("vardekedja:"),
-            line_no=line_no,
-            detail=detail,
-        )
+        order = self.get(self.view.orders, order_id)
+        if order is None:
+            return
+        entry = {
+            "position": position,
+            "at": domain_event.timestamp.isoformat(),
+            "event": type(domain_event).TOPIC.removeprefix("vardekedja:"),
+            "line_no": line_no,
+            "detail": detail,
+        }
+        self.update(self.view.orders, order_id, timeline=[*order["timeline"], entry])
 
     def _touch(self, domain_event: Any, position: int, **values: Any) -> None:
         self.update(self.view.orders, domain_event.originator_id, updated_at=domain_event.timestamp, **values)
@@ -150,6 +135,21 @@ class OrdersProjection(Projection):
         self.update(self.view.lines, link["order_id"], link["line_no"], **{column: status})
         self.update(self.view.orders, link["order_id"], updated_at=domain_event.timestamp)
         self._note(link["order_id"], domain_event, position, link["line_no"], **detail)
+
+    def prefetch(self, events: list[Any]) -> None:
+        order_ids = {e.originator_id for e in events if isinstance(e, Order.Event) and not isinstance(e, Order.Placed)}
+        order_ids |= {e.order_id for e in events if isinstance(e, ProductionOrder.Opened | Delivery.Opened)}
+        linked = {
+            e.originator_id
+            for e in events
+            if isinstance(e, ProductionOrder.Event | Delivery.Event)
+            and not isinstance(e, ProductionOrder.Opened | Delivery.Opened)
+        }
+        self.load(self.view.links, linked)
+        links = self.table_rows(self.view.links)
+        order_ids |= {row["order_id"] for key in linked if (row := links.get(self.connection, key)) is not None}
+        self.load(self.view.orders, order_ids)
+        self.load(self.view.lines, order_ids)
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, position: int) -> None:
@@ -197,6 +197,7 @@ class OrdersProjection(Projection):
             paid_ore=0,
             refunded_ore=0,
             payment_intent_id=None,
+            timeline=[],
             placed_at=domain_event.timestamp,
             updated_at=domain_event.timestamp,
             position=position,
@@ -222,7 +223,13 @@ class OrdersProjection(Projection):
 
     @process_event.register
     def _(self, domain_event: Order.PaymentReceived, position: int) -> None:
-        self._touch(domain_event, position, status="paid", paid_ore=domain_event.amount_ore)
+        order = self.get(self.view.orders, domain_event.originator_id)
+        if order is None:
+            return
+        changes: dict[str, Any] = {"paid_ore": order["paid_ore"] + domain_event.amount_ore}
+        if order["status"] == "placed":
+            changes["status"] = "paid"
+        self._touch(domain_event, position, **changes)
 
     @process_event.register
     def _(self, domain_event: Order.ProductionStarted, position: int) -> None:

@@ -116,6 +116,15 @@ class ProductionProjection(Projection):
     def _set(self, domain_event: Any, **values: Any) -> None:
         self.update(self.view.orders, domain_event.originator_id, updated_at=domain_event.timestamp, **values)
 
+    def prefetch(self, events: list[Any]) -> None:
+        ids = {
+            e.originator_id
+            for e in events
+            if isinstance(e, ProductionOrder.Event) and not isinstance(e, ProductionOrder.Opened)
+        }
+        ids |= {e.production_order_id for e in events if isinstance(e, Delivery.Opened)}
+        self.load(self.view.orders, ids)
+
     @singledispatchmethod
     def process_event(self, domain_event: Any, position: int) -> None:
         """Other events change nothing here."""

@@ -1,0 +1,80 @@
+"""Catch-up speed of the projector over a long history on SQLite.
+
+Baseline, measured in the same run over the same events: reading and
+decoding them with the eventsourcing library alone. Goals: at least 20,000
+events/s, and at least a fifth of the baseline.
+
+    .venv/bin/python bench/projection_catchup.py [--events 100000] [--batch 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from workload import generate  # noqa: E402
+
+from vardekedja.application import Marketplace  # noqa: E402
+from vardekedja.projections import all_projections  # noqa: E402
+from vardekedja.projections.database import ViewDatabase  # noqa: E402
+from vardekedja.projections.projector import Projector  # noqa: E402
+from vardekedja.settings import Settings  # noqa: E402
+
+
+def read_and_decode(app: Marketplace, batch: int) -> int:
+    count, position = 0, 0
+    while True:
+        notifications = app.recorder.select_notifications(position + 1, batch)
+        if not notifications:
+            return count
+        for notification in notifications:
+            app.mapper.to_domain_event(notification)
+        count += len(notifications)
+        position = notifications[-1].id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(data_dir=Path(folder))
+        app = Marketplace(settings.event_store_env())
+        started = time.perf_counter()
+        head = generate(app, args.events)
+        print(f"history: {head:,} events generated in {time.perf_counter() - started:.1f}s")
+
+        baseline = []
+        for _ in range(3):
+            started = time.perf_counter()
+            count = read_and_decode(app, args.batch)
+            baseline.append(count / (time.perf_counter() - started))
+        best_baseline = max(baseline)
+
+        database = ViewDatabase(settings)
+        projections = all_projections()
+        database.create(p.view for p in projections)
+        projector = Projector(app, database, projections, batch_size=args.batch)
+        started = time.perf_counter()
+        processed = projector.catch_up()
+        elapsed = time.perf_counter() - started
+        rate = processed / elapsed
+        assert projector.position == head, (projector.position, head)
+
+        print(f"baseline  read + decode with eventsourcing alone: {best_baseline:10,.0f} events/s (best of 3)")
+        print(f"projector catch-up, {len(projections)} views, batch {args.batch}:  {rate:10,.0f} events/s "
+              f"({processed:,} events in {elapsed:.1f}s)")  # fmt: skip
+        print(f"ratio     {rate / best_baseline:.2f} of baseline (goal ≥ 0.20); "
+              f"{'meets' if rate >= 20_000 else 'MISSES'} the 20,000 events/s goal")  # fmt: skip
+        database.dispose()
+        app.close()
+
+
+if __name__ == "__main__":
+    main()
