@@ -147,6 +147,18 @@ class Marketplace(Application[UUID]):
         super().__init__(env)
         self.platform_fee_rate = platform_fee_rate
         self.refunds = refunds
+        self._listeners: list[Callable[[int], None]] = []
+
+    def on_saved(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(position)`` after every save in this process (to wake a projector)."""
+        self._listeners.append(listener)
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        recordings = super().save(*objs, **kwargs)
+        if recordings:
+            for listener in self._listeners:
+                listener(recordings[-1].notification.id)
+        return recordings
 
     # Loading.
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 
 from vardekedja.settings import Settings
+
+if TYPE_CHECKING:
+    from vardekedja.runtime import Runtime
 
 app = typer.Typer(
     help="Värdekedja: an event-sourced marketplace for public-space furniture.",
@@ -105,6 +110,103 @@ def init(
         # Plain output, never wrapped, so the key can be copied whole.
         typer.echo(f"operator key     {issued.api_key}")
         console.print("                 (shown once; keep it safe)")
+
+
+projections_app = typer.Typer(help="Inspect and rebuild the read models.", no_args_is_help=True)
+app.add_typer(projections_app, name="projections")
+
+
+def _runtime() -> Runtime:
+    from vardekedja.runtime import Runtime
+
+    return Runtime(load_settings())
+
+
+@app.command()
+def project(
+    poll_interval: float = typer.Option(1.0, min=0.01, help="Seconds between polls when nothing wakes it."),
+) -> None:
+    """Run the projector on its own, following the event store until stopped (Ctrl-C or SIGTERM).
+
+    Only one projector is active per database; a second one waits for the
+    first to stop. On PostgreSQL it is woken by notifications; on SQLite it polls.
+    """
+    runtime = _runtime()
+    _stop_on_signals(runtime.stop)
+    try:
+        behind = runtime.marketplace.position - runtime.projector.position
+        if behind > 0:
+            console.print(f"catching up on {behind:,} events")
+        console.print("projector running; Ctrl-C stops it")
+        runtime.follow(
+            poll_interval=poll_interval,
+            on_wait=lambda: console.print("another projector is active; waiting for it to stop"),
+        )
+    finally:
+        runtime.close()
+    console.print("projector stopped")
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    import signal
+
+    def handler(signum: int, _frame: object) -> None:
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """Each projection's position and how many events it is behind."""
+    from rich.table import Table
+
+    runtime = _runtime()
+    try:
+        head = runtime.marketplace.position
+        positions = runtime.database.positions(runtime.views_list)
+    finally:
+        runtime.close()
+    table = Table("projection", "position", "lag")
+    for name, position in positions.items():
+        table.add_row(name, f"{position:,}", f"{head - position:,}")
+    console.print(table)
+    console.print(f"event store head: {head:,}")
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    name: str | None = typer.Argument(None, help="One projection; all of them when left out."),
+) -> None:
+    """Rebuild from the event store beside the live tables, then swap them in at once."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from vardekedja.projections import PROJECTIONS
+    from vardekedja.projections.rebuild import rebuild
+
+    names = [name] if name else list(PROJECTIONS)
+    unknown = [n for n in names if n not in PROJECTIONS]
+    if unknown:
+        errors.print(f"[red]no projection {unknown[0]!r}; there are: {', '.join(PROJECTIONS)}[/red]")
+        raise typer.Exit(2)
+    runtime = _runtime()
+    try:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=console,
+        ) as progress:  # fmt: skip
+            for projection in names:
+                task = progress.add_task(projection, total=max(runtime.marketplace.position, 1))
+
+                def advance(done: int, head: int, task: Any = task) -> None:
+                    progress.update(task, completed=done, total=max(head, 1))
+
+                position = rebuild(runtime.marketplace, runtime.database, projection, progress=advance)
+                progress.update(task, completed=position, total=max(position, 1))
+    finally:
+        runtime.close()
+    console.print(f"rebuilt {', '.join(names)}")
 
 
 def main() -> None:

@@ -143,7 +143,7 @@ class View:
         self.tracking = sa.Table(
             self.table_name("tracking"),
             self.metadata,
-            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
             sa.Column("position", sa.BigInteger, nullable=False),
         )
         self.define()

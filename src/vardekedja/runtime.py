@@ -1,0 +1,89 @@
+"""Wiring: the one place that builds the application, the views and the projector from settings.
+
+The server, the CLI and the tests all start here, and nothing is built at
+import time: constructing a ``Runtime`` opens the stores, ``close()`` lets
+them go.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from vardekedja.application import Marketplace, RefundGateway
+from vardekedja.projections import all_projections
+from vardekedja.projections.base import Projection, View
+from vardekedja.projections.database import ViewDatabase
+from vardekedja.projections.projector import Projector, listen_for_events, projector_lock
+from vardekedja.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """The marketplace, its views and (optionally) an embedded projector."""
+
+    def __init__(self, settings: Settings, *, refunds: RefundGateway | None = None) -> None:
+        self.settings = settings
+        if not settings.uses_postgres:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.marketplace = Marketplace(
+            settings.event_store_env(), platform_fee_rate=settings.fee_rate, refunds=refunds
+        )
+        self.database = ViewDatabase(settings)
+        self.projections: list[Projection] = all_projections()
+        self.database.create(self.views_list)
+        self.database.watch(self.views_list)
+        self.projector = Projector(self.marketplace, self.database, self.projections)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def views_list(self) -> list[View]:
+        return [projection.view for projection in self.projections]
+
+    def view(self, name: str) -> Any:
+        """The live view of the named projection (its queries)."""
+        for projection in self.projections:
+            if projection.name == name:
+                return projection.view
+        raise KeyError(name)
+
+    @property
+    def channel(self) -> str:
+        """The PostgreSQL notification channel the event store announces new events on."""
+        return f"{self.marketplace.name.lower()}_events"
+
+    def follow(self, *, poll_interval: float = 1.0, on_wait: Any = None) -> None:
+        """Run the projector in this thread until ``stop()``: lock, then follow the event store."""
+        with projector_lock(self.database, on_wait):
+            if self._stop.is_set():
+                return
+            if self.settings.uses_postgres:
+                self._start(listen_for_events, self.database, self.channel, self.projector.wake, self._stop)
+            self.projector.run(self._stop, poll_interval=poll_interval)
+
+    def start_embedded_projector(self, *, poll_interval: float = 1.0) -> None:
+        """Follow in a background thread, woken after each save made through this runtime."""
+        self.marketplace.on_saved(self.projector.wake)
+        self._start(self.follow, poll_interval=poll_interval)
+
+    def _start(self, target: Any, *args: Any, **kwargs: Any) -> None:
+        thread = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True, name=target.__name__)
+        thread.start()
+        self._threads.append(thread)
+
+    def wait_for(self, position: int, timeout: float = 2.0) -> bool:
+        return self.database.wait_for(position, timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.projector.wake()
+
+    def close(self) -> None:
+        self.stop()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.database.dispose()
+        self.marketplace.close()
