@@ -22,7 +22,7 @@ from workload import generate  # noqa: E402
 from vardekedja.application import Marketplace  # noqa: E402
 from vardekedja.projections import all_projections  # noqa: E402
 from vardekedja.projections.database import ViewDatabase  # noqa: E402
-from vardekedja.projections.projector import Projector  # noqa: E402
+from vardekedja.projections.projector import BATCH_SIZE, Projector  # noqa: E402
 from vardekedja.settings import Settings  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def read_and_decode(app: Marketplace, batch: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=BATCH_SIZE)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(data_dir=Path(folder))

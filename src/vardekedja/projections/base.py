@@ -28,26 +28,49 @@ class ConcurrentProjectorError(RuntimeError):
 
 
 class Rows:
-    """The rows of one table that a batch touches, keyed by primary key."""
+    """The rows of one table that a batch touches, keyed by primary key.
+
+    A key is the value itself for a one-column primary key and a tuple for a
+    longer one. Rows handed out by ``row()`` are written back at ``flush()``,
+    so a handler changes a row by changing the dict it was given.
+    """
 
     def __init__(self, table: sa.Table) -> None:
         self.table = table
         self.key_columns = [column.name for column in table.primary_key.columns]
-        self._rows: dict[tuple[Any, ...], dict[str, Any] | None] = {}
-        self._new: set[tuple[Any, ...]] = set()
-        self._changed: set[tuple[Any, ...]] = set()
-        self._deleted: set[tuple[Any, ...]] = set()
+        self.simple = len(self.key_columns) == 1
+        self._rows: dict[Any, dict[str, Any] | None] = {}
+        self._new: set[Any] = set()
+        self._changed: set[Any] = set()
+        self._deleted: set[Any] = set()
         self._select = table.select().where(
             *[table.c[name] == sa.bindparam(f"k_{name}") for name in self.key_columns]
         )
 
-    def get(self, connection: Connection, *key: Any) -> dict[str, Any] | None:
-        """The row as this batch sees it, or None; loaded from the table once."""
-        if key not in self._rows:
-            params = {f"k_{name}": value for name, value in zip(self.key_columns, key, strict=True)}
-            found = connection.execute(self._select, params).mappings().first()
-            self._rows[key] = dict(found) if found is not None else None
-        return self._rows[key]
+    def _key_of(self, row: dict[str, Any]) -> Any:
+        if self.simple:
+            return row[self.key_columns[0]]
+        return tuple(row[name] for name in self.key_columns)
+
+    def _key_params(self, key: Any) -> dict[str, Any]:
+        values = (key,) if self.simple else key
+        return {f"k_{name}": value for name, value in zip(self.key_columns, values, strict=True)}
+
+    def get(self, connection: Connection, key: Any) -> dict[str, Any] | None:
+        """The row as this batch sees it, or None; loaded from the table once. Read only."""
+        try:
+            return self._rows[key]
+        except KeyError:
+            found = connection.execute(self._select, self._key_params(key)).mappings().first()
+            row = self._rows[key] = dict(found) if found is not None else None
+            return row
+
+    def row(self, connection: Connection, key: Any) -> dict[str, Any] | None:
+        """The row to change in place, or None if the view never saw it (then nothing changes)."""
+        row = self.get(connection, key)
+        if row is not None and key not in self._new:
+            self._changed.add(key)
+        return row
 
     def prefetch(self, connection: Connection, values: set[Any], chunk: int = 500) -> None:
         """Load every row whose first key column is among ``values``, in a few queries.
@@ -56,19 +79,19 @@ class Rows:
         so the batch never asks for it again.
         """
         first = self.key_columns[0]
-        wanted = sorted((value for value in values if value is not None and (value,) not in self._rows), key=str)
+        known = self._rows if self.simple else ()
+        wanted = sorted((value for value in values if value is not None and value not in known), key=str)
         for start in range(0, len(wanted), chunk):
             part = wanted[start : start + chunk]
             found = connection.execute(self.table.select().where(self.table.c[first].in_(part))).mappings()
             for row in found:
-                key = tuple(row[name] for name in self.key_columns)
-                self._rows.setdefault(key, dict(row))
-            if len(self.key_columns) == 1:
+                self._rows.setdefault(self._key_of(row), dict(row))
+            if self.simple:
                 for value in part:
-                    self._rows.setdefault((value,), None)
+                    self._rows.setdefault(value, None)
 
     def insert(self, row: dict[str, Any]) -> None:
-        key = tuple(row[name] for name in self.key_columns)
+        key = self._key_of(row)
         self._rows[key] = row
         if key in self._deleted:
             self._deleted.discard(key)
@@ -76,18 +99,8 @@ class Rows:
         else:
             self._new.add(key)
 
-    def update(self, connection: Connection, *key: Any, **values: Any) -> dict[str, Any] | None:
-        """Change a row; an event about a row the view never saw changes nothing."""
-        row = self.get(connection, *key)
-        if row is None:
-            return None
-        row.update(values)
-        if key not in self._new:
-            self._changed.add(key)
-        return row
-
-    def delete(self, connection: Connection, *key: Any) -> None:
-        if self.get(connection, *key) is None:
+    def delete(self, connection: Connection, key: Any) -> None:
+        if self.get(connection, key) is None:
             return
         self._rows[key] = None
         if key in self._new:
@@ -99,10 +112,7 @@ class Rows:
     def flush(self, connection: Connection) -> None:
         key_match = [self.table.c[name] == sa.bindparam(f"k_{name}") for name in self.key_columns]
         if self._deleted:
-            connection.execute(
-                self.table.delete().where(*key_match),
-                [{f"k_{n}": v for n, v in zip(self.key_columns, key, strict=True)} for key in self._deleted],
-            )
+            connection.execute(self.table.delete().where(*key_match), [self._key_params(k) for k in self._deleted])
         if self._new:
             connection.execute(self.table.insert(), [self._rows[key] for key in self._new])
         if self._changed:
@@ -114,10 +124,14 @@ class Rows:
             for key in self._changed:
                 row = self._rows[key]
                 assert row is not None
-                entry = {f"k_{n}": v for n, v in zip(self.key_columns, key, strict=True)}
+                entry = self._key_params(key)
                 entry.update({f"v_{name}": row[name] for name in columns})
                 params.append(entry)
             connection.execute(statement, params)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the batch (after a flush, or after a failed batch whose transaction rolled back)."""
         self._rows.clear()
         self._new.clear()
         self._changed.clear()
@@ -194,7 +208,7 @@ class Projection:
     """Turns events into writes on its view; nothing else.
 
     Subclasses register handlers on ``process_event`` with
-    ``@process_event.register`` and touch rows through ``self.rows``.
+    ``@process_event.register`` and touch rows through ``get``, ``row``, ``insert`` and ``delete``.
     """
 
     name: str = ""
@@ -202,7 +216,7 @@ class Projection:
 
     def __init__(self, suffix: str = "") -> None:
         self.view = self.view_class(self.name, suffix)
-        self.rows: dict[str, Rows] = {}
+        self.rows: dict[sa.Table, Rows] = {}
         self.connection: Connection | None = None
         self._handlers: dict[type, Any] = {}
 
@@ -222,10 +236,26 @@ class Projection:
             return found
 
     def table_rows(self, table: sa.Table) -> Rows:
-        rows = self.rows.get(table.name)
-        if rows is None:
-            rows = self.rows[table.name] = Rows(table)
-        return rows
+        try:
+            return self.rows[table]
+        except KeyError:
+            rows = self.rows[table] = Rows(table)
+            return rows
+
+    def _handler(self, event_type: type) -> Any:
+        """The registered handler for an event type, or None; looked up once per type.
+
+        Calling the ``singledispatchmethod`` itself builds a bound wrapper on
+        every call, which costs more than most handlers do.
+        """
+        try:
+            return self._handlers[event_type]
+        except KeyError:
+            dispatcher = type(self).__dict__.get("process_event", Projection.__dict__["process_event"]).dispatcher
+            handler = dispatcher.dispatch(event_type)
+            fallback = dispatcher.dispatch(object)
+            self._handlers[event_type] = found = None if handler is fallback else handler
+            return found
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, position: int) -> None:
@@ -252,7 +282,8 @@ class Projection:
                 rows.flush(connection)
         finally:
             self.connection = None
-            self.rows.clear()
+            for rows in self.rows.values():
+                rows.reset()
         self.view.advance(connection, old, fresh[-1][0])
         return len(fresh)
 
@@ -270,20 +301,28 @@ class Projection:
         assert self.connection is not None
         return self.connection.dialect.name
 
-    def get(self, table: sa.Table, *key: Any) -> dict[str, Any] | None:
+    def get(self, table: sa.Table, key: Any) -> dict[str, Any] | None:
+        """Read a row (the key is a value, or a tuple for a composite key); never written back."""
         assert self.connection is not None
-        return self.table_rows(table).get(self.connection, *key)
+        return self.table_rows(table).get(self.connection, key)
+
+    def row(self, table: sa.Table, key: Any) -> dict[str, Any] | None:
+        """A row to change in place; written back at the end of the batch."""
+        assert self.connection is not None
+        return self.table_rows(table).row(self.connection, key)
 
     def insert(self, table: sa.Table, **row: Any) -> None:
         self.table_rows(table).insert(row)
 
-    def update(self, table: sa.Table, *key: Any, **values: Any) -> dict[str, Any] | None:
-        assert self.connection is not None
-        return self.table_rows(table).update(self.connection, *key, **values)
+    def update(self, table: sa.Table, key: Any, **values: Any) -> dict[str, Any] | None:
+        row = self.row(table, key)
+        if row is not None:
+            row.update(values)
+        return row
 
-    def delete(self, table: sa.Table, *key: Any) -> None:
+    def delete(self, table: sa.Table, key: Any) -> None:
         assert self.connection is not None
-        self.table_rows(table).delete(self.connection, *key)
+        self.table_rows(table).delete(self.connection, key)
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):

@@ -297,6 +297,6 @@ class CatalogueProjection(Projection):
     def _replace_members(self, table: sa.Table, column: str, design_id: UUID, old: list[str], new: list[str]) -> None:
         old_set, new_set = set(old), set(normalise_names(new))
         for value in old_set - new_set:
-            self.delete(table, design_id, value)
+            self.delete(table, (design_id, value))
         for value in new_set - old_set:
             self.insert(table, design_id=design_id, **{column: value})

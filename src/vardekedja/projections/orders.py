@@ -111,29 +111,29 @@ class OrdersProjection(Projection):
     view: OrdersView
 
     def _note(self, order_id: UUID, domain_event: Any, position: int, line_no: int | None = None,
-              **detail: Any) -> None:  # fmt: skip
-        order = self.get(self.view.orders, order_id)
+              **detail: Any) -> dict[str, Any] | None:  # fmt: skip
+        """Add the event to its order's timeline; return the order row (None if never seen)."""
+        order = self.row(self.view.orders, order_id)
         if order is None:
-            return
-        entry = {
-            "position": position,
-            "at": domain_event.timestamp.isoformat(),
-            "event": type(domain_event).TOPIC.removeprefix("vardekedja:"),
-            "line_no": line_no,
-            "detail": detail,
-        }
-        self.update(self.view.orders, order_id, timeline=[*order["timeline"], entry])
-
-    def _touch(self, domain_event: Any, position: int, **values: Any) -> None:
-        self.update(self.view.orders, domain_event.originator_id, updated_at=domain_event.timestamp, **values)
-        self._note(domain_event.originator_id, domain_event, position)
+            return None
+        order["updated_at"] = domain_event.timestamp
+        order["timeline"] = [
+            *order["timeline"],
+            {
+                "position": position,
+                "at": domain_event.timestamp.isoformat(),
+                "event": type(domain_event).TOPIC.removeprefix("vardekedja:"),
+                "line_no": line_no,
+                "detail": detail,
+            },
+        ]
+        return order
 
     def _line_event(self, domain_event: Any, position: int, column: str, status: str, **detail: Any) -> None:
         link = self.get(self.view.links, domain_event.originator_id)
         if link is None:
             return
-        self.update(self.view.lines, link["order_id"], link["line_no"], **{column: status})
-        self.update(self.view.orders, link["order_id"], updated_at=domain_event.timestamp)
+        self.update(self.view.lines, (link["order_id"], link["line_no"]), **{column: status})
         self._note(link["order_id"], domain_event, position, link["line_no"], **detail)
 
     def prefetch(self, events: list[Any]) -> None:
@@ -206,16 +206,15 @@ class OrdersProjection(Projection):
 
     @process_event.register
     def _(self, domain_event: Order.CheckoutStarted, position: int) -> None:
-        self._touch(domain_event, position, payment_intent_id=domain_event.payment_intent_id)
+        if order := self._note(domain_event.originator_id, domain_event, position):
+            order["payment_intent_id"] = domain_event.payment_intent_id
 
     @process_event.register
     def _(self, domain_event: Order.PaymentFailed, position: int) -> None:
-        self.update(self.view.orders, domain_event.originator_id, updated_at=domain_event.timestamp)
         self._note(domain_event.originator_id, domain_event, position, reason=domain_event.reason)
 
     @process_event.register
     def _(self, domain_event: Order.PaymentMismatched, position: int) -> None:
-        self.update(self.view.orders, domain_event.originator_id, updated_at=domain_event.timestamp)
         self._note(
             domain_event.originator_id, domain_event, position,
             amount_ore=domain_event.amount_ore, currency=domain_event.currency,
@@ -223,52 +222,45 @@ class OrdersProjection(Projection):
 
     @process_event.register
     def _(self, domain_event: Order.PaymentReceived, position: int) -> None:
-        order = self.get(self.view.orders, domain_event.originator_id)
-        if order is None:
-            return
-        changes: dict[str, Any] = {"paid_ore": order["paid_ore"] + domain_event.amount_ore}
-        if order["status"] == "placed":
-            changes["status"] = "paid"
-        self._touch(domain_event, position, **changes)
+        if order := self._note(domain_event.originator_id, domain_event, position,
+                               amount_ore=domain_event.amount_ore):  # fmt: skip
+            order["paid_ore"] += domain_event.amount_ore
+            if order["status"] == "placed":
+                order["status"] = "paid"
 
     @process_event.register
     def _(self, domain_event: Order.ProductionStarted, position: int) -> None:
-        self._touch(domain_event, position, status="in_production")
+        if order := self._note(domain_event.originator_id, domain_event, position):
+            order["status"] = "in_production"
 
     @process_event.register
     def _(self, domain_event: Order.LineDelivered | Order.LineInstalled, position: int) -> None:
-        self.update(self.view.orders, domain_event.originator_id, updated_at=domain_event.timestamp)
         self._note(domain_event.originator_id, domain_event, position, domain_event.line_no)
 
     @process_event.register
     def _(self, domain_event: Order.Fulfilled, position: int) -> None:
-        self._touch(domain_event, position, status="fulfilled")
+        if order := self._note(domain_event.originator_id, domain_event, position):
+            order["status"] = "fulfilled"
 
     @process_event.register
     def _(self, domain_event: Order.Cancelled, position: int) -> None:
-        self.update(self.view.orders, domain_event.originator_id, status="cancelled", updated_at=domain_event.timestamp)
-        self._note(domain_event.originator_id, domain_event, position, reason=domain_event.reason)
+        if order := self._note(domain_event.originator_id, domain_event, position, reason=domain_event.reason):
+            order["status"] = "cancelled"
 
     @process_event.register
     def _(self, domain_event: Order.Refunded, position: int) -> None:
-        order = self.get(self.view.orders, domain_event.originator_id)
-        if order is None:
-            return
-        self.update(
-            self.view.orders, domain_event.originator_id,
-            refunded_ore=order["refunded_ore"] + domain_event.amount_ore, updated_at=domain_event.timestamp,
-        )  # fmt: skip
-        self._note(
+        if order := self._note(
             domain_event.originator_id, domain_event, position,
             refund_id=domain_event.refund_id, amount_ore=domain_event.amount_ore,
-        )  # fmt: skip
+        ):  # fmt: skip
+            order["refunded_ore"] += domain_event.amount_ore
 
     @process_event.register
     def _(self, domain_event: ProductionOrder.Opened, position: int) -> None:
         self.insert(self.view.links, id=domain_event.originator_id, order_id=domain_event.order_id,
                     line_no=domain_event.line_no)  # fmt: skip
         self.update(
-            self.view.lines, domain_event.order_id, domain_event.line_no,
+            self.view.lines, (domain_event.order_id, domain_event.line_no),
             production_order_id=domain_event.originator_id, production_status="open",
         )  # fmt: skip
         self._note(domain_event.order_id, domain_event, position, domain_event.line_no)
@@ -300,7 +292,7 @@ class OrdersProjection(Projection):
         self.insert(self.view.links, id=domain_event.originator_id, order_id=domain_event.order_id,
                     line_no=domain_event.line_no)  # fmt: skip
         self.update(
-            self.view.lines, domain_event.order_id, domain_event.line_no,
+            self.view.lines, (domain_event.order_id, domain_event.line_no),
             delivery_id=domain_event.originator_id, delivery_status="pending",
         )  # fmt: skip
         self._note(domain_event.order_id, domain_event, position, domain_event.line_no)

@@ -99,4 +99,4 @@ class OrganisationsProjection(Projection):
 
     @process_event.register
     def _(self, domain_event: Organisation.ApiKeyRevoked, position: int) -> None:
-        self.update(self.view.api_keys, domain_event.originator_id, domain_event.key_id, revoked_at=domain_event.timestamp)
+        self.update(self.view.api_keys, (domain_event.originator_id, domain_event.key_id), revoked_at=domain_event.timestamp)

@@ -28,7 +28,7 @@ from vardekedja.projections.database import ViewDatabase
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 2000
 
 
 class Projector:
