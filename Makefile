@@ -19,7 +19,9 @@ test: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/vardekedja init
-	@echo "The HTTP API (vardekedja serve) is not built yet; the event store is initialised under ./var."
+	$(BIN)/vardekedja demo
+	@echo "Serving on http://127.0.0.1:8000 (interactive docs at http://127.0.0.1:8000/docs); Ctrl-C stops."
+	$(BIN)/vardekedja serve --host 127.0.0.1 --port 8000
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

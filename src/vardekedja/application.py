@@ -171,7 +171,7 @@ class Marketplace(Application[UUID]):
             raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}")
         return aggregate
 
-    def _directory(self) -> Directory:
+    def directory(self) -> Directory:
         try:
             return self._get(Directory, DIRECTORY_ID)
         except NotFoundError:
@@ -240,7 +240,7 @@ class Marketplace(Application[UUID]):
             capabilities=list(capabilities),
             service_area=list(service_area),
         )
-        directory = self._directory()
+        directory = self.directory()
         directory.list(organisation)
         key_id, api_key, key_hash = _key_parts(api_key)
         organisation.issue_api_key(key_id, key_hash)
@@ -263,7 +263,7 @@ class Marketplace(Application[UUID]):
         return self._commit(organisation.id, organisation)
 
     def operators(self) -> list[UUID]:
-        directory = self._directory()
+        directory = self.directory()
         return [item.organisation_id for item in directory.listings.values() if item.role is Role.OPERATOR]
 
     def ensure_operator(self, *, name: str, org_number: str, municipality: str, api_key: str | None = None) -> IssuedKey | None:
@@ -328,7 +328,7 @@ class Marketplace(Application[UUID]):
             delivery_site=delivery_site,
             install=install,
             lines=designs,
-            directory=self._directory(),
+            directory=self.directory(),
             platform_fee_rate=self.platform_fee_rate,
         )
         return self._commit(order.id, order)

@@ -112,6 +112,45 @@ def init(
         console.print("                 (shown once; keep it safe)")
 
 
+@app.command()
+def demo() -> None:
+    """Seed demo data: Stockholm-suburb designers, workshops, area companies, a housing company and orders.
+
+    Safe to run again: the data are kept and fresh demo API keys are printed.
+    """
+    from vardekedja.application import Marketplace
+    from vardekedja.demo import seed
+
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    marketplace = Marketplace(settings.event_store_env(), platform_fee_rate=settings.fee_rate)
+    try:
+        result = seed(marketplace)
+    finally:
+        marketplace.close()
+    console.print("demo data " + ("seeded" if result.seeded else "already there; fresh keys issued"))
+    for name, key in result.keys.items():
+        typer.echo(f"  {name:28} {key}")
+    for state, order_id in result.orders.items():
+        typer.echo(f"  order {state:14} {order_id}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, min=0, max=65535, help="Port to listen on (0 picks a free one)."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes; one projector among them is active."),
+) -> None:
+    """Serve the HTTP API with uvicorn (uvloop and httptools); interactive docs at /docs."""
+    import uvicorn
+
+    load_settings()  # refuse bad settings before any worker starts
+    uvicorn.run(
+        "vardekedja.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+        loop="uvloop", http="httptools", proxy_headers=False, server_header=False, log_level="info",
+    )  # fmt: skip
+
+
 projections_app = typer.Typer(help="Inspect and rebuild the read models.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
 

@@ -64,8 +64,12 @@ class Runtime:
                 self._start(listen_for_events, self.database, self.channel, self.projector.wake, self._stop)
             self.projector.run(self._stop, poll_interval=poll_interval)
 
-    def start_embedded_projector(self, *, poll_interval: float = 1.0) -> None:
-        """Follow in a background thread, woken after each save made through this runtime."""
+    def start_embedded_projector(self, *, poll_interval: float = 0.05) -> None:
+        """Follow in a background thread, woken after each save made through this runtime.
+
+        The short poll matters with several server processes on SQLite: saves
+        made by another process only reach the active projector by polling.
+        """
         self.marketplace.on_saved(self.projector.wake)
         self._start(self.follow, poll_interval=poll_interval)
 

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     database_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     operator_key: SecretStr | None = None
     platform_fee_rate: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
+    embedded_projector: bool = Field(
+        default=True, description="Run the projector inside the server; false when `vardekedja project` runs it"
+    )
 
     stripe_secret_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("STRIPE_SECRET_KEY")

@@ -104,6 +104,7 @@ class ProductionOrder(Aggregate):
         self.status = ProductionStatus.OPEN
         self.workshop_id: UUID | None = None
         self.hours_worked: float | None = None
+        self.notes: str | None = None
 
     def is_eligible(self, workshop: Organisation) -> bool:
         return (
@@ -154,6 +155,7 @@ class ProductionOrder(Aggregate):
     def _completed(self, hours_worked: float, notes: str) -> None:
         self.status = ProductionStatus.COMPLETED
         self.hours_worked = hours_worked
+        self.notes = notes
 
     def release(self, workshop_id: UUID, reason: str) -> None:
         """Give the order back to the open pool for another workshop to take."""

@@ -18,7 +18,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from vardekedja.domain.design import Design
+from vardekedja.domain.design import Design, Specification
 from vardekedja.domain.money import round_half_up
 from vardekedja.domain.organisation import Organisation, Role, normalise_names
 from vardekedja.projections.base import Projection, UtcDateTime, View
@@ -252,7 +252,9 @@ class CatalogueProjection(Projection):
         design = self.get(self.view.designs, domain_event.originator_id)
         if design is None or design["draft"] is None:
             return
-        spec = design["draft"]
+        # Read the draft as the domain does: events carry the specification as sent, and
+        # category, materials and capabilities compare (and are filtered) normalised.
+        spec = Specification.from_dict(design["draft"]).to_dict()
         old_materials, old_capabilities = design["materials"] or [], design["required_capabilities"] or []
         first = design["listing"] is None
         listing = position if first else design["listing"]

@@ -1,0 +1,144 @@
+"""The FastAPI application: built by ``create_app``, wired in its lifespan, nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from vardekedja import __version__
+from vardekedja.api.deps import RuntimeDep
+from vardekedja.api.limits import BodyLimitMiddleware
+from vardekedja.api.idempotency import IdempotencyMiddleware, IdempotencyStore
+from vardekedja.api.metrics import Metrics, MetricsMiddleware
+from vardekedja.api.problems import PROBLEM_JSON, Problem, install_problem_handlers, problem
+from vardekedja.api.routes import deliveries, designs, orders, organisations, payouts, production
+from vardekedja.runtime import Runtime
+from vardekedja.settings import Settings
+
+MAX_BODY = 1 << 20
+
+DESCRIPTION = """\
+The Värdekedja marketplace: designers publish furniture for public meeting places, local workshops make it,
+area companies install it, housing companies buy it, and auditors check where every krona went.
+
+Authenticate with `Authorization: Bearer <API key>`. Errors are `application/problem+json`. Every POST takes
+an `Idempotency-Key`; every command answers with `Vardekedja-Position`, and a GET that sends
+`Vardekedja-Min-Position` waits (up to 2 s) until the views have caught up with it.
+"""
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": Problem, "content": {PROBLEM_JSON: {}}} for code in codes}
+
+
+# What each kind of route can answer besides success.
+READ = _problems(401, 403, 404, 422)
+WRITE = _problems(401, 403, 404, 409, 413, 422)
+
+
+def _unbuilt(router: APIRouter) -> None:
+    """Routes of the contract whose capability is not built yet: they refuse clearly with 501."""
+
+    def refuse(what: str) -> Any:
+        def endpoint() -> JSONResponse:
+            return problem(501, f"{what} is not available in this version of the service")
+
+        endpoint.__doc__ = f"Not built yet: {what}. Answers 501."
+        return endpoint
+
+    for method, path, what in [
+        ("POST", "/orders/{order_id}/checkout", "checkout"),
+        ("POST", "/payments/stripe/webhook", "the Stripe webhook"),
+        ("GET", "/audit/events", "the audit event log"),
+        ("GET", "/audit/streams/{stream_id}", "audit stream history"),
+        ("GET", "/audit/verify", "audit verification"),
+    ]:
+        router.add_api_route(path, refuse(what), methods=[method], tags=["not built yet"],
+                             responses=_problems(501), status_code=501)  # fmt: skip
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """The HTTP API over a runtime: the given one, or one built from settings when the app starts."""
+    settings = runtime.settings if runtime is not None else (settings or Settings())
+    owned = runtime is None
+    holder: dict[str, Runtime] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        current = runtime or Runtime(settings)
+        holder["runtime"] = app.state.runtime = current
+        app.state.idempotency = IdempotencyStore(_idempotency_engine(settings))
+        if settings.operator_key is not None:
+            current.marketplace.ensure_operator(
+                name="Värdekedja operator", org_number="559900-0006", municipality="Stockholm",
+                api_key=settings.operator_key.get_secret_value(),
+            )  # fmt: skip
+        if settings.embedded_projector:
+            current.start_embedded_projector()
+        try:
+            yield
+        finally:
+            app.state.idempotency.engine.dispose()
+            if owned:
+                current.close()
+            else:
+                current.stop()
+
+    app = FastAPI(
+        title="Värdekedja", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+    )  # fmt: skip
+    install_problem_handlers(app)
+
+    v1 = APIRouter(prefix="/v1")
+    for module, responses in [(organisations, WRITE), (designs, WRITE), (orders, WRITE), (production, WRITE),
+                              (deliveries, WRITE), (payouts, READ)]:  # fmt: skip
+        v1.include_router(module.router, responses=responses)
+    _unbuilt(v1)
+    app.include_router(v1)
+    _operations(app)
+
+    app.add_middleware(IdempotencyMiddleware, max_body=MAX_BODY)
+    app.state.metrics = Metrics(lambda: holder.get("runtime"))
+    app.add_middleware(BodyLimitMiddleware, max_body=MAX_BODY)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def _idempotency_engine(settings: Settings) -> Any:
+    from vardekedja.projections.database import _postgres_engine, _sqlite_engine
+
+    if settings.uses_postgres:
+        return _postgres_engine(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return _sqlite_engine(str(settings.data_dir / "idempotency.sqlite3"), begin="BEGIN IMMEDIATE")
+
+
+def _operations(app: FastAPI) -> None:
+    operations = APIRouter(tags=["operations"])
+
+    @operations.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @operations.get("/readyz", responses=_problems(503))
+    def readyz(runtime: RuntimeDep) -> Any:
+        """Readiness: the event store and the views answer."""
+        try:
+            head = runtime.marketplace.position
+            processed = runtime.database.processed()
+        except Exception as error:  # noqa: BLE001 - any database failure means not ready
+            return problem(503, f"a database is unreachable: {type(error).__name__}")
+        return {"status": "ready", "event_store_position": head, "views_position": processed}
+
+    @operations.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+    def metrics() -> Response:
+        """Prometheus metrics: requests, latencies, projection lag."""
+        return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(operations)

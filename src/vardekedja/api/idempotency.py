@@ -1,0 +1,168 @@
+"""``Idempotency-Key`` on every POST: a repeat returns the first response and writes nothing.
+
+Keys are scoped to the caller (a hash of its credentials), and remembered with a
+fingerprint of the request: the same key with another body is refused (422),
+and a repeat that arrives while the first is still running gets 409. A first
+attempt that ended in a server error is forgotten, so it can be tried again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any
+
+import anyio
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vardekedja.api.problems import problem
+from vardekedja.projections.base import UtcDateTime
+
+HEADER = b"idempotency-key"
+MAX_KEY_LENGTH = 200
+
+metadata = sa.MetaData()
+idempotency = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("scope", sa.String(64), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(8), nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("headers", sa.JSON, nullable=True),
+    sa.Column("body", sa.LargeBinary, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+class IdempotencyStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        metadata.create_all(engine)
+
+    def claim(self, scope: str, fingerprint: str) -> dict[str, Any] | None:
+        """Claim the key for this request; None if claimed, else the earlier request's record."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(idempotency.insert().values(
+                    scope=scope, fingerprint=fingerprint, state="pending", created_at=datetime.now(timezone.utc)
+                ))  # fmt: skip
+            return None
+        except IntegrityError:
+            with self.engine.connect() as connection:
+                row = connection.execute(idempotency.select().where(idempotency.c.scope == scope)).mappings().first()
+            return dict(row) if row else {"state": "pending", "fingerprint": fingerprint}
+
+    def complete(self, scope: str, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                idempotency.update().where(idempotency.c.scope == scope)
+                .values(state="done", status=status, headers=headers, body=body)
+            )  # fmt: skip
+
+    def forget(self, scope: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(idempotency.delete().where(idempotency.c.scope == scope))
+
+
+class IdempotencyMiddleware:
+    """Pure ASGI, so it sees the exact bytes of the request and of the response."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    @staticmethod
+    def _store(scope: Scope) -> IdempotencyStore:
+        """Made in the app's lifespan (so building the app opens nothing)."""
+        store: IdempotencyStore = scope["app"].state.idempotency
+        return store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        key = headers.get(HEADER)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        if not key or len(key) > MAX_KEY_LENGTH or b"\x00" in key:
+            await problem(422, f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters")(scope, receive, send)
+            return
+        body = await self._read_body(receive)
+        if body is None:
+            await problem(413, "the request body is over the 1 MiB limit")(scope, receive, send)
+            return
+        caller = hashlib.sha256(headers.get(b"authorization", b"")).hexdigest()
+        slot = hashlib.sha256(caller.encode() + b"\n" + key).hexdigest()
+        fingerprint = hashlib.sha256(
+            b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
+        ).hexdigest()
+        earlier = await anyio.to_thread.run_sync(self._store(scope).claim, slot, fingerprint)
+        if earlier is not None:
+            await self._answer_repeat(earlier, fingerprint, scope, receive, send)
+            return
+        await self._run_and_remember(slot, body, scope, send)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _answer_repeat(self, earlier: dict[str, Any], fingerprint: str, scope: Scope, receive: Receive,
+                             send: Send) -> None:  # fmt: skip
+        if earlier["fingerprint"] != fingerprint:
+            response = problem(422, "this Idempotency-Key was used with another request")
+        elif earlier["state"] != "done":
+            response = problem(409, "a request with this Idempotency-Key is still being processed")
+        else:
+            raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in earlier["headers"]]
+            await send({"type": "http.response.start", "status": earlier["status"],
+                        "headers": [*raw, (b"idempotent-replayed", b"true")]})  # fmt: skip
+            await send({"type": "http.response.body", "body": earlier["body"]})
+            return
+        await response(scope, receive, send)
+
+    async def _run_and_remember(self, slot: str, body: bytes, scope: Scope, send: Send) -> None:
+        sent = False
+
+        async def replay_body() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        start: dict[str, Any] = {}
+        parts: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                parts.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capture)
+        except BaseException:
+            await anyio.to_thread.run_sync(self._store(scope).forget, slot)
+            raise
+        status = start.get("status", 500)
+        if status >= 500:
+            await anyio.to_thread.run_sync(self._store(scope).forget, slot)
+            return
+        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in start.get("headers", [])
+                   if n.lower() not in (b"date", b"server")]  # fmt: skip
+        await anyio.to_thread.run_sync(self._store(scope).complete, slot, status, headers, b"".join(parts))

@@ -1,0 +1,115 @@
+"""Errors as ``application/problem+json`` (RFC 9457), and which status each domain error gets.
+
+404 covers both "no such thing" and "not yours": the API never tells a caller
+that another party's resource exists.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vardekedja.application import PaymentsUnavailableError
+from vardekedja.domain.errors import (
+    ConflictError,
+    DomainError,
+    ForbiddenError,
+    NotEligibleError,
+    NotFoundError,
+    NotOwnerError,
+    RuleViolationError,
+)
+from vardekedja.projections.paging import InvalidCursorError
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | None = None
+
+
+class ApiError(Exception):
+    """An error the HTTP layer raises itself (authentication, role, idempotency)."""
+
+    def __init__(self, status: int, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+
+def problem(status: int, detail: str, *, errors: list[dict[str, str]] | None = None,
+            headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+    phrase = HTTPStatus(status).phrase
+    body: dict[str, Any] = {
+        "type": f"urn:vardekedja:problem:{phrase.lower().replace(' ', '-').replace(chr(39), '')}",
+        "title": phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def status_of(error: DomainError) -> int:
+    if isinstance(error, NotFoundError | NotOwnerError | NotEligibleError):
+        return 404
+    if isinstance(error, ForbiddenError):
+        return 403
+    if isinstance(error, ConflictError):
+        return 409
+    if isinstance(error, PaymentsUnavailableError):
+        return 503
+    assert isinstance(error, RuleViolationError | DomainError)
+    return 422
+
+
+def _field_errors(error: DomainError) -> list[dict[str, str]] | None:
+    if status_of(error) == 422:
+        return [{"field": error.field or "body", "message": str(error)}]
+    return None
+
+
+def _location(parts: tuple[Any, ...]) -> str:
+    # Drop the "body" / "query" / "header" prefix: the field path is what a caller can act on.
+    return ".".join(str(part) for part in parts[1:]) or str(parts[0]) if parts else "body"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_request: Request, error: DomainError) -> JSONResponse:
+        return problem(status_of(error), str(error), errors=_field_errors(error))
+
+    @app.exception_handler(ApiError)
+    async def _api(_request: Request, error: ApiError) -> JSONResponse:
+        return problem(error.status, error.detail, headers=error.headers)
+
+    @app.exception_handler(InvalidCursorError)
+    async def _cursor(_request: Request, error: InvalidCursorError) -> JSONResponse:
+        return problem(422, str(error), errors=[{"field": "cursor", "message": str(error)}])
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _location(tuple(e["loc"])), "message": e["msg"]} for e in error.errors()]
+        return problem(422, "the request is not valid; see errors", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+        return problem(error.status_code, detail, headers=getattr(error, "headers", None))

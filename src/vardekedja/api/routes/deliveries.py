@@ -1,0 +1,89 @@
+"""Deliveries: scheduled and carried by the workshop, installed by the area company."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from vardekedja.api.deps import AreaCompanyDep, CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, WorkshopDep, recorded
+from vardekedja.api.problems import ApiError
+from vardekedja.api.resources import DeliveryOut, Page
+from vardekedja.api.schemas import DeliverIn, ReasonIn, ScheduleIn
+from vardekedja.application import Recorded
+from vardekedja.domain.organisation import Role
+
+router = APIRouter(prefix="/deliveries", tags=["deliveries"])
+
+StatusFilter = Annotated[
+    Literal["pending", "scheduled", "dispatched", "delivered", "failed", "installed"] | None, Query()
+]
+
+
+def _party(caller: CallerDep) -> UUID | None:
+    """Whose deliveries the caller sees: everyone's for the operator and auditors, else its own."""
+    if caller.is_(Role.OPERATOR, Role.AUDITOR):
+        return None
+    if caller.is_(Role.WORKSHOP, Role.AREA_COMPANY, Role.BUYER):
+        return caller.organisation_id
+    raise ApiError(403, f"a {caller.role.value} is party to no delivery")
+
+
+@router.get("", response_model=Page[DeliveryOut])
+def list_deliveries(caller: CallerDep, views: ViewsDep, runtime: RuntimeDep, status: StatusFilter = None,
+                    limit: Limit = 20, cursor: Cursor = None) -> Page[DeliveryOut]:  # fmt: skip
+    """Newest first: the deliveries the caller is party to (all, for the operator and auditors)."""
+    page = runtime.view("deliveries").list(views, party_id=_party(caller), status=status, limit=limit, cursor=cursor)
+    return Page(items=[DeliveryOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{delivery_id}", response_model=DeliveryOut)
+def get_delivery(delivery_id: UUID, caller: CallerDep, views: ViewsDep, runtime: RuntimeDep) -> DeliveryOut:
+    """One delivery, to the parties to it."""
+    party = _party(caller)
+    row = runtime.view("deliveries").delivery(views, delivery_id)
+    if row is None or (party is not None and party not in (row["workshop_id"], row["area_company_id"], row["buyer_id"])):
+        raise ApiError(404, f"no delivery {delivery_id}")
+    return DeliveryOut.from_row(row)
+
+
+def _answer(runtime: RuntimeDep, done: Recorded, response: Response) -> DeliveryOut:
+    recorded(response, done.position)
+    return DeliveryOut.from_aggregate(runtime.marketplace.delivery(done.id))
+
+
+@router.post("/{delivery_id}/schedule", response_model=DeliveryOut)
+def schedule(delivery_id: UUID, body: ScheduleIn, caller: WorkshopDep, runtime: RuntimeDep,
+             response: Response) -> DeliveryOut:  # fmt: skip
+    """Set (or move) the delivery window; a failed delivery is scheduled again this way."""
+    done = runtime.marketplace.schedule_delivery(caller.organisation_id, delivery_id, body.earliest, body.latest)
+    return _answer(runtime, done, response)
+
+
+@router.post("/{delivery_id}/dispatch", response_model=DeliveryOut)
+def dispatch(delivery_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response) -> DeliveryOut:
+    """The piece is on its way."""
+    return _answer(runtime, runtime.marketplace.dispatch_delivery(caller.organisation_id, delivery_id), response)
+
+
+@router.post("/{delivery_id}/deliver", response_model=DeliveryOut)
+def deliver(delivery_id: UUID, body: DeliverIn, caller: WorkshopDep, runtime: RuntimeDep,
+            response: Response) -> DeliveryOut:  # fmt: skip
+    """Delivered: the designer's royalty and the workshop's fee become owed."""
+    done = runtime.marketplace.deliver(caller.organisation_id, delivery_id, body.received_by)
+    return _answer(runtime, done, response)
+
+
+@router.post("/{delivery_id}/fail", response_model=DeliveryOut)
+def fail(delivery_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response,
+         body: ReasonIn | None = None) -> DeliveryOut:  # fmt: skip
+    """The delivery did not happen; schedule it again."""
+    done = runtime.marketplace.fail_delivery(caller.organisation_id, delivery_id, body.reason if body else "")
+    return _answer(runtime, done, response)
+
+
+@router.post("/{delivery_id}/install", response_model=DeliveryOut)
+def install(delivery_id: UUID, caller: AreaCompanyDep, runtime: RuntimeDep, response: Response) -> DeliveryOut:
+    """Installed by the area company serving the site: its fee becomes owed."""
+    return _answer(runtime, runtime.marketplace.install(caller.organisation_id, delivery_id), response)

@@ -1,0 +1,66 @@
+"""Orders: placed by a buyer, seen by that buyer, the operator and auditors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+
+from vardekedja.api.deps import BuyerDep, CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, recorded
+from vardekedja.api.problems import ApiError
+from vardekedja.api.resources import OrderDetail, OrderOut, Page
+from vardekedja.api.schemas import CancelIn, OrderIn
+from vardekedja.domain.organisation import Role
+
+router = APIRouter(tags=["orders"])
+
+OrderStatusFilter = Annotated[
+    Literal["placed", "paid", "in_production", "fulfilled", "cancelled"] | None, Query()
+]
+
+
+def _may_read_orders(caller: CallerDep) -> UUID | None:
+    """Whose orders the caller may read: its own (a buyer), or everyone's (None)."""
+    if caller.is_(Role.OPERATOR, Role.AUDITOR):
+        return None
+    if caller.is_(Role.BUYER):
+        return caller.organisation_id
+    raise ApiError(403, f"a {caller.role.value} reads no orders")
+
+
+@router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut)
+def place_order(body: OrderIn, caller: BuyerDep, runtime: RuntimeDep, response: Response) -> OrderOut:
+    """Place an order: prices, VAT and totals are frozen now."""
+    done = runtime.marketplace.place_order(caller.organisation_id, body.delivery_site.site(), body.install,
+                                           body.line_requests())  # fmt: skip
+    recorded(response, done.position)
+    return OrderOut.from_aggregate(runtime.marketplace.order(done.id))
+
+
+@router.get("/orders", response_model=Page[OrderOut])
+def list_orders(caller: CallerDep, views: ViewsDep, runtime: RuntimeDep, status: OrderStatusFilter = None,
+                limit: Limit = 20, cursor: Cursor = None) -> Page[OrderOut]:  # fmt: skip
+    """Orders newest first: a buyer's own, or all of them for the operator and auditors."""
+    page = runtime.view("orders").list(views, buyer_id=_may_read_orders(caller), status=status,
+                                       limit=limit, cursor=cursor)  # fmt: skip
+    return Page(items=[OrderOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/orders/{order_id}", response_model=OrderDetail)
+def get_order(order_id: UUID, caller: CallerDep, views: ViewsDep, runtime: RuntimeDep) -> OrderDetail:
+    """An order with its lines, amounts and a timeline of what happened when."""
+    buyer = _may_read_orders(caller)
+    row = runtime.view("orders").order(views, order_id)
+    if row is None or (buyer is not None and row["buyer_id"] != buyer):
+        raise ApiError(404, f"no order {order_id}")
+    return OrderDetail.from_row(row)
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderOut)
+def cancel_order(order_id: UUID, caller: BuyerDep, runtime: RuntimeDep, response: Response,
+                 body: CancelIn | None = None) -> OrderOut:  # fmt: skip
+    """Cancel before production starts; a paid order is refunded in full."""
+    done = runtime.marketplace.cancel_order(caller.organisation_id, order_id, body.reason if body else "")
+    recorded(response, done.position)
+    return OrderOut.from_aggregate(runtime.marketplace.order(order_id))

@@ -1,0 +1,73 @@
+"""Organisations and their API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Response, status
+
+from vardekedja.api.deps import CallerDep, MarketplaceDep, OperatorDep, RuntimeDep, ViewsDep, WriterDep, recorded
+from vardekedja.api.problems import ApiError
+from vardekedja.api.resources import ApiKeyOut, OrganisationCreated, OrganisationOut
+from vardekedja.api.schemas import OrganisationIn
+from vardekedja.domain.organisation import Role
+
+router = APIRouter(tags=["organisations"])
+
+
+def _operator_or_self(caller: CallerDep, organisation_id: UUID) -> None:
+    if caller.role is not Role.OPERATOR and caller.organisation_id != organisation_id:
+        raise ApiError(404, f"no organisation {organisation_id}")
+
+
+@router.post("/organisations", status_code=status.HTTP_201_CREATED, response_model=OrganisationCreated)
+def register_organisation(body: OrganisationIn, caller: OperatorDep, app: MarketplaceDep,
+                          response: Response) -> OrganisationCreated:  # fmt: skip
+    """Register an organisation in one role; its first API key is in the response, once."""
+    issued = app.register_organisation(**body.model_dump())
+    recorded(response, issued.position)
+    organisation = OrganisationOut.from_aggregate(app.organisation(issued.organisation_id))
+    return OrganisationCreated(**organisation.model_dump(), key_id=issued.key_id, api_key=issued.api_key)
+
+
+@router.get("/me", response_model=OrganisationOut)
+def me(caller: CallerDep, views: ViewsDep, runtime: RuntimeDep) -> OrganisationOut:
+    """The caller's own organisation."""
+    row = runtime.view("organisations").organisation(views, caller.organisation_id)
+    if row is None:
+        raise ApiError(404, "your organisation is not in the views yet")
+    return OrganisationOut.from_row(row)
+
+
+@router.get("/organisations/{organisation_id}", response_model=OrganisationOut)
+def get_organisation(organisation_id: UUID, caller: CallerDep, views: ViewsDep, runtime: RuntimeDep) -> OrganisationOut:
+    """An organisation, to the operator or to itself."""
+    _operator_or_self(caller, organisation_id)
+    row = runtime.view("organisations").organisation(views, organisation_id)
+    if row is None:
+        raise ApiError(404, f"no organisation {organisation_id}")
+    return OrganisationOut.from_row(row)
+
+
+@router.post("/organisations/{organisation_id}/api-keys", status_code=status.HTTP_201_CREATED,
+             response_model=ApiKeyOut)  # fmt: skip
+def issue_api_key(organisation_id: UUID, caller: WriterDep, app: MarketplaceDep, response: Response) -> ApiKeyOut:
+    """Issue another API key; it is shown here once and stored only as a hash."""
+    _operator_or_self(caller, organisation_id)
+    issued = app.issue_api_key(organisation_id)
+    recorded(response, issued.position)
+    return ApiKeyOut(key_id=issued.key_id, api_key=issued.api_key)
+
+
+@router.delete("/organisations/{organisation_id}/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT,
+               response_class=Response)  # fmt: skip
+def revoke_api_key(organisation_id: UUID, key_id: Annotated[str, Path(max_length=64)], caller: WriterDep,
+                   runtime: RuntimeDep) -> Response:  # fmt: skip
+    """Revoke an API key; once this answers, requests with the key are refused."""
+    _operator_or_self(caller, organisation_id)
+    done = runtime.marketplace.revoke_api_key(organisation_id, key_id)
+    runtime.wait_for(done.position)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    recorded(response, done.position)
+    return response

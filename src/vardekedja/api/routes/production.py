@@ -1,0 +1,89 @@
+"""Production orders: the open pool, and the work a workshop holds."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from vardekedja.api.deps import CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, WorkshopDep, recorded
+from vardekedja.api.problems import ApiError
+from vardekedja.api.resources import Page, ProductionOrderOut
+from vardekedja.api.schemas import CompleteIn, ReasonIn
+from vardekedja.application import Recorded
+from vardekedja.domain.delivery import delivery_id
+from vardekedja.domain.organisation import Role
+from vardekedja.domain.production import ProductionStatus
+
+router = APIRouter(prefix="/production-orders", tags=["production"])
+
+StatusFilter = Annotated[Literal["open", "accepted", "in_progress", "completed", "cancelled"] | None, Query()]
+
+
+def _workshop_scope(caller: CallerDep) -> UUID | None:
+    if caller.is_(Role.OPERATOR, Role.AUDITOR):
+        return None
+    if caller.is_(Role.WORKSHOP):
+        return caller.organisation_id
+    raise ApiError(403, f"a {caller.role.value} reads no production orders")
+
+
+@router.get("", response_model=Page[ProductionOrderOut])
+def list_production_orders(caller: CallerDep, views: ViewsDep, runtime: RuntimeDep, status: StatusFilter = None,
+                           limit: Limit = 20, cursor: Cursor = None) -> Page[ProductionOrderOut]:  # fmt: skip
+    """Newest first: for a workshop, the open ones it is eligible for and those it holds."""
+    page = runtime.view("production").list(views, workshop_id=_workshop_scope(caller), status=status,
+                                           limit=limit, cursor=cursor)  # fmt: skip
+    return Page(items=[ProductionOrderOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{production_order_id}", response_model=ProductionOrderOut)
+def get_production_order(production_order_id: UUID, caller: CallerDep, views: ViewsDep,
+                         runtime: RuntimeDep) -> ProductionOrderOut:  # fmt: skip
+    """One production order, if the caller may see it."""
+    workshop = _workshop_scope(caller)
+    view = runtime.view("production")
+    row = view.production_order(views, production_order_id)
+    if row is None or (workshop is not None and not view.is_visible_to(views, production_order_id, workshop)):
+        raise ApiError(404, f"no production order {production_order_id}")
+    return ProductionOrderOut.from_row(row)
+
+
+def _answer(runtime: RuntimeDep, done: Recorded, response: Response) -> ProductionOrderOut:
+    recorded(response, done.position)
+    production = runtime.marketplace.production_order(done.id)
+    opened = production.status is ProductionStatus.COMPLETED
+    return ProductionOrderOut.from_aggregate(
+        production, delivery_id(production.order_id, production.line_no) if opened else None
+    )
+
+
+@router.post("/{production_order_id}/accept", response_model=ProductionOrderOut)
+def accept(production_order_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response) -> ProductionOrderOut:
+    """Take the order; of several eligible workshops exactly one wins, the others get 409."""
+    return _answer(runtime, runtime.marketplace.accept_production(caller.organisation_id, production_order_id), response)
+
+
+@router.post("/{production_order_id}/start", response_model=ProductionOrderOut)
+def start(production_order_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response) -> ProductionOrderOut:
+    """Start work; from now on the buyer can no longer cancel the order."""
+    return _answer(runtime, runtime.marketplace.start_production(caller.organisation_id, production_order_id), response)
+
+
+@router.post("/{production_order_id}/complete", response_model=ProductionOrderOut)
+def complete(production_order_id: UUID, body: CompleteIn, caller: WorkshopDep, runtime: RuntimeDep,
+             response: Response) -> ProductionOrderOut:  # fmt: skip
+    """Finish the work; its delivery opens at once."""
+    done = runtime.marketplace.complete_production(caller.organisation_id, production_order_id, body.hours_worked,
+                                                   body.notes)  # fmt: skip
+    return _answer(runtime, done, response)
+
+
+@router.post("/{production_order_id}/release", response_model=ProductionOrderOut)
+def release(production_order_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response,
+            body: ReasonIn | None = None) -> ProductionOrderOut:  # fmt: skip
+    """Give the order back to the open pool for another workshop."""
+    done = runtime.marketplace.release_production(caller.organisation_id, production_order_id,
+                                                  body.reason if body else "")  # fmt: skip
+    return _answer(runtime, done, response)

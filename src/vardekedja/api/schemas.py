@@ -1,0 +1,123 @@
+"""Request bodies: unknown fields are refused, strings may not hold NUL bytes, numbers have ranges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from vardekedja.domain.design import MAX_ORE, Specification
+from vardekedja.domain.order import MAX_LINES, MAX_QUANTITY, DeliverySite, LineRequest
+from vardekedja.domain.organisation import Role
+
+NO_NUL = r"^[^\x00]*$"
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
+Text = Annotated[str, StringConstraints(max_length=5000, pattern=NO_NUL)]
+Word = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
+Ore = Annotated[int, Field(ge=0, le=MAX_ORE)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrganisationIn(Body):
+    name: Name
+    role: Role
+    org_number: Annotated[str, StringConstraints(min_length=10, max_length=13, pattern=NO_NUL)] = Field(
+        description="Swedish organisation number, NNNNNN-NNNN (Luhn-checked)"
+    )
+    municipality: Name
+    capabilities: list[Word] = Field(default_factory=list, max_length=50)
+    service_area: list[Name] = Field(default_factory=list, max_length=300)
+
+
+class Dimensions(Body):
+    width: Annotated[int, Field(ge=1, le=100_000)]
+    depth: Annotated[int, Field(ge=1, le=100_000)]
+    height: Annotated[int, Field(ge=1, le=100_000)]
+
+
+class DesignIn(Body):
+    title: Name
+    description: Text = ""
+    category: Word
+    materials: list[Word] = Field(max_length=50)
+    dimensions_mm: Dimensions
+    weight_kg: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+    required_capabilities: list[Word] = Field(max_length=50)
+    lead_time_days: Annotated[int, Field(ge=0, le=3650)]
+    licence: Name
+    royalty_ore: Ore
+    production_fee_ore: Ore
+    installation_fee_ore: Ore
+    co2e_kg: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+
+    def specification(self) -> Specification:
+        return Specification(
+            title=self.title,
+            description=self.description,
+            category=self.category,
+            materials=tuple(self.materials),
+            width_mm=self.dimensions_mm.width,
+            depth_mm=self.dimensions_mm.depth,
+            height_mm=self.dimensions_mm.height,
+            weight_kg=self.weight_kg,
+            required_capabilities=tuple(self.required_capabilities),
+            lead_time_days=self.lead_time_days,
+            licence=self.licence,
+            royalty_ore=self.royalty_ore,
+            production_fee_ore=self.production_fee_ore,
+            installation_fee_ore=self.installation_fee_ore,
+            co2e_kg=self.co2e_kg,
+        )
+
+
+class DeliverySiteIn(Body):
+    name: Name
+    street: Name
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=NO_NUL)]
+    municipality: Name
+
+    def site(self) -> DeliverySite:
+        return DeliverySite(self.name, self.street, self.postal_code, self.municipality)
+
+
+class OrderLineIn(Body):
+    design_id: UUID
+    revision: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+
+
+class OrderIn(Body):
+    delivery_site: DeliverySiteIn
+    install: bool
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
+
+    def line_requests(self) -> list[LineRequest]:
+        return [LineRequest(line.design_id, line.quantity, line.revision) for line in self.lines]
+
+
+class CancelIn(Body):
+    reason: Text = ""
+
+
+class CompleteIn(Body):
+    hours_worked: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
+    notes: Text = ""
+
+
+class ReasonIn(Body):
+    reason: Text = ""
+
+
+class ScheduleIn(Body):
+    earliest: AwareDatetime = Field(description="ISO 8601 with offset")
+    latest: AwareDatetime = Field(description="ISO 8601 with offset; after earliest")
+
+
+class DeliverIn(Body):
+    received_by: Name
