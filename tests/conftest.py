@@ -104,7 +104,7 @@ def storage(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def marketplace(storage: str, tmp_path: Path, request: pytest.FixtureRequest, refunds: RecordingRefunds) -> Iterator[Marketplace]:
     """The application on each event store in turn."""
-    app = Marketplace(store_env(storage, tmp_path, request), platform_fee_rate=Fraction(10, 100), refunds=refunds)
+    app = Marketplace(store_env(storage, tmp_path, request), platform_fee_rate=Fraction(10, 100), payments=refunds)
     yield app
     app.close()
 
@@ -112,6 +112,6 @@ def marketplace(storage: str, tmp_path: Path, request: pytest.FixtureRequest, re
 @pytest.fixture
 def memory_marketplace(refunds: RecordingRefunds) -> Iterator[Marketplace]:
     """The application on in-memory storage, for unit tests."""
-    app = Marketplace({"PERSISTENCE_MODULE": "eventsourcing.popo"}, refunds=refunds)
+    app = Marketplace({"PERSISTENCE_MODULE": "eventsourcing.popo"}, payments=refunds)
     yield app
     app.close()

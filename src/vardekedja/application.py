@@ -56,8 +56,30 @@ class PaymentsUnavailableError(DomainError):
     """A refund is due but no payment provider is configured."""
 
 
-class RefundGateway(Protocol):
-    """What the application needs from a payment provider to give money back."""
+@dataclass(frozen=True)
+class PaymentIntent:
+    """A payment provider's intent to collect one amount for one order."""
+
+    id: str
+    client_secret: str
+    amount_ore: int
+    currency: str
+    status: str
+
+    @property
+    def usable(self) -> bool:
+        """Can the buyer still pay with it (it has neither succeeded nor been cancelled)?"""
+        return self.status in ("requires_payment_method", "requires_confirmation", "requires_action")
+
+
+class PaymentGateway(Protocol):
+    """What the application needs from a payment provider."""
+
+    def create_payment_intent(self, order_id: UUID, amount_ore: int, currency: str, idempotency_key: str) -> PaymentIntent:
+        """Ask for a new payment of the amount, naming the order in its metadata."""
+
+    def payment_intent(self, payment_intent_id: str) -> PaymentIntent:
+        """The intent as the provider has it now."""
 
     def refund(self, payment_intent_id: str, amount_ore: int, idempotency_key: str) -> str:
         """Refund part or all of a payment; return the provider's refund id."""
@@ -142,11 +164,11 @@ class Marketplace(Application[UUID]):
         env: dict[str, str] | None = None,
         *,
         platform_fee_rate: Fraction = Fraction(10, 100),
-        refunds: RefundGateway | None = None,
+        payments: PaymentGateway | None = None,
     ) -> None:
         super().__init__(env)
         self.platform_fee_rate = platform_fee_rate
-        self.refunds = refunds
+        self.payments = payments
         self._listeners: list[Callable[[int], None]] = []
 
     def on_saved(self, listener: Callable[[int], None]) -> None:
@@ -347,7 +369,7 @@ class Marketplace(Application[UUID]):
         recorded and refunded at once where a payment provider is configured.
         """
         recorded = self._record_payment(order_id, payment_intent_id, amount_ore, currency)
-        if self.refunds is not None and self.order(order_id).refunds_due():
+        if self.payments is not None and self.order(order_id).refunds_due():
             recorded = self.refund_order(order_id)
         return recorded
 
@@ -394,7 +416,7 @@ class Marketplace(Application[UUID]):
     def _cancel(self, buyer_id: UUID, order_id: UUID, reason: str) -> Recorded:
         order = self.order(order_id)
         order.check_buyer(buyer_id)
-        if order.status is OrderStatus.PAID and self.refunds is None:
+        if order.status is OrderStatus.PAID and self.payments is None:
             raise PaymentsUnavailableError("the order is paid and no payment provider is configured")
         order.cancel(reason)
         production_orders = []
@@ -415,11 +437,11 @@ class Marketplace(Application[UUID]):
         due = order.refunds_due()
         if not due:
             return Recorded(order.id, self.position)
-        if self.refunds is None:
+        if self.payments is None:
             raise PaymentsUnavailableError("a refund is due and no payment provider is configured")
         for payment_intent_id, amount in due:
             already = order.refunds.get(payment_intent_id, 0)
-            refund_id = self.refunds.refund(payment_intent_id, amount, f"refund-{order.id}-{payment_intent_id}-{already}")
+            refund_id = self.payments.refund(payment_intent_id, amount, f"refund-{order.id}-{payment_intent_id}-{already}")
             order.record_refund(refund_id, payment_intent_id, amount)
         return self._commit(order.id, order)
 

@@ -11,7 +11,7 @@ import logging
 import threading
 from typing import Any
 
-from vardekedja.application import Marketplace, RefundGateway
+from vardekedja.application import Marketplace, PaymentGateway
 from vardekedja.projections import all_projections
 from vardekedja.projections.base import Projection, View
 from vardekedja.projections.database import ViewDatabase
@@ -24,12 +24,12 @@ log = logging.getLogger(__name__)
 class Runtime:
     """The marketplace, its views and (optionally) an embedded projector."""
 
-    def __init__(self, settings: Settings, *, refunds: RefundGateway | None = None) -> None:
+    def __init__(self, settings: Settings, *, payments: PaymentGateway | None = None) -> None:
         self.settings = settings
         if not settings.uses_postgres:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.marketplace = Marketplace(
-            settings.event_store_env(), platform_fee_rate=settings.fee_rate, refunds=refunds
+            settings.event_store_env(), platform_fee_rate=settings.fee_rate, payments=payments
         )
         self.database = ViewDatabase(settings)
         self.projections: list[Projection] = all_projections()

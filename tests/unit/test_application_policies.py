@@ -109,7 +109,7 @@ def test_a_refund_interrupted_after_the_cancellation_is_finished_later_with_the_
             raise ConnectionError("Stripe unreachable")
 
     refunds = Failing()
-    app = Marketplace(MEMORY, refunds=refunds)
+    app = Marketplace(MEMORY, payments=refunds)
     try:
         cast = register_cast(app)
         order_id = paid_order(app, cast, published_design(app, cast))
@@ -120,10 +120,10 @@ def test_a_refund_interrupted_after_the_cancellation_is_finished_later_with_the_
         assert app.order(order_id).status is OrderStatus.CANCELLED
         assert app.order(order_id).refund_due_ore == total
 
-        app.refunds = None
+        app.payments = None
         with pytest.raises(PaymentsUnavailableError):
             app.refund_order(order_id)
-        app.refunds = working = RecordingRefunds()
+        app.payments = working = RecordingRefunds()
         app.refund_order(order_id)
         before = app.position
         app.refund_order(order_id)

@@ -116,7 +116,7 @@ def test_a_rate_outside_zero_to_one_is_refused(text: str) -> None:
 
 
 def test_the_application_prices_orders_with_its_configured_rate(refunds) -> None:
-    app = Marketplace({"PERSISTENCE_MODULE": "eventsourcing.popo"}, platform_fee_rate=Fraction("0.125"), refunds=refunds)
+    app = Marketplace({"PERSISTENCE_MODULE": "eventsourcing.popo"}, platform_fee_rate=Fraction("0.125"), payments=refunds)
     try:
         cast = register_cast(app)
         design_id = published_design(app, cast, spec(royalty_ore=3, production_fee_ore=1, installation_fee_ore=0))

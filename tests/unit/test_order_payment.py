@@ -207,7 +207,7 @@ def test_only_the_buyer_may_check_out_or_cancel(memory_marketplace, command: str
 
 
 def test_a_paid_order_is_not_cancelled_when_no_refund_can_be_made() -> None:
-    app = Marketplace({"PERSISTENCE_MODULE": "eventsourcing.popo"}, refunds=None)
+    app = Marketplace({"PERSISTENCE_MODULE": "eventsourcing.popo"}, payments=None)
     try:
         cast = register_cast(app)
         order_id = paid_order(app, cast, publish_through(app, cast))
