@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/vardekedja init
 	$(BIN)/vardekedja demo
 	@echo "Serving on http://127.0.0.1:8000 (interactive docs at http://127.0.0.1:8000/docs); Ctrl-C stops."
-	$(BIN)/vardekedja serve --host 127.0.0.1 --port 8000
+	$(BIN)/vardekedja serve --host 127.0.0.1 --port 8000 --local-stripe
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -35,10 +35,12 @@ from vardekedja.domain.errors import (
     ConcurrentUpdateError,
     DomainError,
     ForbiddenError,
+    InvalidTransitionError,
     NotFoundError,
     RuleViolationError,
 )
-from vardekedja.domain.order import DeliverySite, LineRequest, Order, OrderStatus
+from vardekedja.domain.order import CURRENCY, DeliverySite, LineRequest, Order, OrderStatus
+from vardekedja.domain.payment_notice import PaymentNotice, payment_notice_id
 from vardekedja.domain.organisation import Organisation, Role
 from vardekedja.domain.payout import Payout, payout_id, payout_on_installation, payouts_on_delivery
 from vardekedja.domain.production import ProductionOrder, production_order_id
@@ -78,8 +80,8 @@ class PaymentGateway(Protocol):
     def create_payment_intent(self, order_id: UUID, amount_ore: int, currency: str, idempotency_key: str) -> PaymentIntent:
         """Ask for a new payment of the amount, naming the order in its metadata."""
 
-    def payment_intent(self, payment_intent_id: str) -> PaymentIntent:
-        """The intent as the provider has it now."""
+    def payment_intent(self, payment_intent_id: str) -> PaymentIntent | None:
+        """The intent as the provider has it now; None if the provider does not know it."""
 
     def refund(self, payment_intent_id: str, amount_ore: int, idempotency_key: str) -> str:
         """Refund part or all of a payment; return the provider's refund id."""
@@ -376,23 +378,82 @@ class Marketplace(Application[UUID]):
     @_retrying
     def _record_payment(self, order_id: UUID, payment_intent_id: str, amount_ore: int, currency: str) -> Recorded:
         order = self.order(order_id)
-        production_orders = []
-        if order.receive_payment(payment_intent_id, amount_ore, currency):
-            production_orders = [
-                ProductionOrder(
-                    order_id=order.id,
-                    line_no=line.line_no,
-                    design_id=line.design_id,
-                    revision=line.revision,
-                    title=line.title,
-                    required_capabilities=list(line.required_capabilities),
-                    municipality=order.delivery_site.municipality,
-                    quantity=line.quantity,
-                    production_fee_ore=line.production_fee_ore,
-                )
-                for line in order.lines
-            ]
+        production_orders = self._production_orders_if_paid(order, payment_intent_id, amount_ore, currency)
         return self._commit(order.id, order, *production_orders)
+
+    def checkout(self, buyer_id: UUID, order_id: UUID) -> tuple[Recorded, PaymentIntent]:
+        """The payment intent the buyer pays the order with: the latest one while still usable, else a new one.
+
+        A new intent's idempotency key names the order and the attempt, so a
+        retried checkout after a crash asks the provider for the same intent.
+        """
+        order = self.order(order_id)
+        order.check_buyer(buyer_id)
+        if order.status is not OrderStatus.PLACED:
+            raise InvalidTransitionError(f"an order that is {order.status} cannot be checked out")
+        if self.payments is None:
+            raise PaymentsUnavailableError("no payment provider is configured")
+        if order.checkouts:
+            latest = self.payments.payment_intent(order.checkouts[-1])
+            if latest is not None and latest.usable and latest.amount_ore == order.total_ore and latest.currency == CURRENCY:
+                return Recorded(order.id, self.position), latest
+        intent = self.payments.create_payment_intent(
+            order.id, order.total_ore, CURRENCY, f"checkout-{order.id}-{len(order.checkouts)}"
+        )
+        return self.start_checkout(buyer_id, order_id, intent.id), intent
+
+    def record_payment_notice(
+        self, *, provider_event_id: str, kind: str, payment_intent_id: str, order_id: UUID,
+        amount_ore: int, currency: str, detail: str = "",
+    ) -> Recorded | None:  # fmt: skip
+        """Apply what the payment provider says happened, once per provider event.
+
+        ``kind`` is "succeeded" or "failed". Returns None for a notice already
+        recorded. A success that the order no longer wanted is refunded.
+        """
+        recorded = self._record_notice(provider_event_id, kind, payment_intent_id, order_id, amount_ore, currency, detail)
+        if recorded is not None and self.payments is not None and self.order(order_id).refunds_due():
+            recorded = self.refund_order(order_id)
+        return recorded
+
+    @_retrying
+    def _record_notice(self, provider_event_id: str, kind: str, payment_intent_id: str, order_id: UUID,
+                       amount_ore: int, currency: str, detail: str) -> Recorded | None:  # fmt: skip
+        notice_id = payment_notice_id(provider_event_id)
+        if notice_id in self.repository:
+            return None
+        notice = PaymentNotice(provider_event_id=provider_event_id, kind=kind, payment_intent_id=payment_intent_id,
+                               order_id=order_id, amount_ore=amount_ore, currency=currency, detail=detail)  # fmt: skip
+        order = self.order(order_id)
+        if kind == "failed":
+            order.record_payment_failure(payment_intent_id, detail or "payment failed")
+            return self._commit(order.id, notice, order)
+        if kind != "succeeded":
+            raise ValueError(f"unknown payment notice {kind!r}")
+        if payment_intent_id in order.payments:
+            return self._commit(order.id, notice)  # the same payment told twice under two event ids
+        return self._commit(order.id, notice, order, *self._production_orders_if_paid(order, payment_intent_id,
+                                                                                         amount_ore, currency))  # fmt: skip
+
+    def _production_orders_if_paid(self, order: Order, payment_intent_id: str, amount_ore: int,
+                                   currency: str) -> list[ProductionOrder]:  # fmt: skip
+        """Receive the payment; if it paid the order, open one production order per line."""
+        if not order.receive_payment(payment_intent_id, amount_ore, currency):
+            return []
+        return [
+            ProductionOrder(
+                order_id=order.id,
+                line_no=line.line_no,
+                design_id=line.design_id,
+                revision=line.revision,
+                title=line.title,
+                required_capabilities=list(line.required_capabilities),
+                municipality=order.delivery_site.municipality,
+                quantity=line.quantity,
+                production_fee_ore=line.production_fee_ore,
+            )
+            for line in order.lines
+        ]
 
     @_retrying
     def record_payment_failure(self, order_id: UUID, payment_intent_id: str, reason: str) -> Recorded:

@@ -140,11 +140,67 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=0, max=65535, help="Port to listen on (0 picks a free one)."),
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes; one projector among them is active."),
+    local_stripe: bool = typer.Option(
+        False, "--local-stripe", help="Start a local Stripe stand-in (localstripe) unless STRIPE_SECRET_KEY is set."
+    ),
 ) -> None:
     """Serve the HTTP API with uvicorn (uvloop and httptools); interactive docs at /docs."""
     import uvicorn
 
-    load_settings()  # refuse bad settings before any worker starts
+    settings = load_settings()  # refuse bad settings before any worker starts
+    stand_in = None
+    if local_stripe and settings.stripe_secret_key is None:
+        stand_in = _start_local_stripe(host, port)
+    elif local_stripe:
+        console.print("STRIPE_SECRET_KEY is set: using that Stripe account, not a local stand-in")
+    try:
+        _run_uvicorn(uvicorn, host, port, workers)
+    finally:
+        if stand_in is not None:
+            stand_in.stop()
+
+
+def _start_local_stripe(host: str, port: int) -> Any:
+    """Start localstripe on a free loopback port, point the settings at it, print a demo payment link."""
+    from vardekedja.local_stripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
+
+    stand_in = LocalStripe().start()
+    os.environ.update({
+        "STRIPE_SECRET_KEY": SECRET_KEY, "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
+        "STRIPE_WEBHOOK_SECRET": stand_in.webhook_secret, "STRIPE_API_BASE": stand_in.base,
+    })  # fmt: skip
+    stand_in.register_webhook(f"http://{host}:{port}/v1/payments/stripe/webhook")
+    console.print(f"local Stripe stand-in on {stand_in.base} (webhooks to this server)")
+    link = _demo_payment_link()
+    if link:
+        typer.echo(f"pay a demo order:  http://{host}:{port}{link}   (test card 4242 4242 4242 4242)")
+    return stand_in
+
+
+def _demo_payment_link() -> str | None:
+    """Check out the newest placed order of the demo buyer, if there is one."""
+    from vardekedja.demo import BUYER_ORG_NUMBER
+    from vardekedja.runtime import Runtime
+
+    runtime = Runtime(load_settings())
+    try:
+        buyer = next((item.organisation_id for item in runtime.marketplace.directory().listings.values()
+                      if item.org_number == BUYER_ORG_NUMBER), None)  # fmt: skip
+        if buyer is None:
+            return None
+        runtime.projector.catch_up()
+        with runtime.database.reader.connect() as connection:
+            page = runtime.view("orders").list(connection, buyer_id=buyer, status="placed", limit=1)
+        if not page.items:
+            return None
+        order_id = page.items[0]["id"]
+        _, intent = runtime.marketplace.checkout(buyer, order_id)
+        return f"/pay/{order_id}#{intent.client_secret}"
+    finally:
+        runtime.close()
+
+
+def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int) -> None:
     uvicorn.run(
         "vardekedja.api.app:create_app", factory=True, host=host, port=port, workers=workers,
         loop="uvloop", http="httptools", proxy_headers=False, server_header=False, log_level="info",
@@ -164,6 +220,9 @@ def _runtime() -> Runtime:
 @app.command()
 def project(
     poll_interval: float = typer.Option(1.0, min=0.01, help="Seconds between polls when nothing wakes it."),
+    batch_size: int | None = typer.Option(
+        None, min=1, help="Events per batch (one transaction per view); default 1000. Smaller batches commit more often."
+    ),
 ) -> None:
     """Run the projector on its own, following the event store until stopped (Ctrl-C or SIGTERM).
 
@@ -171,6 +230,8 @@ def project(
     first to stop. On PostgreSQL it is woken by notifications; on SQLite it polls.
     """
     runtime = _runtime()
+    if batch_size is not None:
+        runtime.projector.batch_size = batch_size
     _stop_on_signals(runtime.stop)
     try:
         behind = runtime.marketplace.position - runtime.projector.position

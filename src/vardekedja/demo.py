@@ -54,6 +54,8 @@ DESIGNS = [
               ("concrete",), (3000, 900, 740), 900.0, ("concrete",), 28, (600_00, 14_500_00, 3_800_00), 520.0)),
 ]  # fmt: skip
 
+BUYER_ORG_NUMBER = "556030-7885"
+
 SITES = [
     DeliverySite("Fittja gård 3", "Krögarvägen 12", "145 57", "Botkyrka"),
     DeliverySite("Rinkeby torg", "Rinkebytorget 1", "163 73", "Stockholm"),

@@ -17,6 +17,7 @@ from vardekedja.projections.base import Projection, View
 from vardekedja.projections.database import ViewDatabase
 from vardekedja.projections.projector import Projector, listen_for_events, projector_lock
 from vardekedja.settings import Settings
+from vardekedja.stripe_gateway import StripeGateway
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,14 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, payments: PaymentGateway | None = None) -> None:
         self.settings = settings
+        if payments is None and settings.stripe_secret_key is not None:
+            payments = self.stripe = StripeGateway(
+                settings.stripe_secret_key.get_secret_value(),
+                settings.stripe_webhook_secret.get_secret_value() if settings.stripe_webhook_secret else None,
+                api_base=settings.stripe_api_base,
+            )
+        else:
+            self.stripe = payments if isinstance(payments, StripeGateway) else None
         if not settings.uses_postgres:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.marketplace = Marketplace(

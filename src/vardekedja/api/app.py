@@ -16,7 +16,7 @@ from vardekedja.api.limits import BodyLimitMiddleware
 from vardekedja.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from vardekedja.api.metrics import Metrics, MetricsMiddleware
 from vardekedja.api.problems import PROBLEM_JSON, Problem, install_problem_handlers, problem
-from vardekedja.api.routes import deliveries, designs, orders, organisations, payouts, production
+from vardekedja.api.routes import deliveries, designs, orders, organisations, payments, payouts, production
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 
@@ -52,8 +52,6 @@ def _unbuilt(router: APIRouter) -> None:
         return endpoint
 
     for method, path, what in [
-        ("POST", "/orders/{order_id}/checkout", "checkout"),
-        ("POST", "/payments/stripe/webhook", "the Stripe webhook"),
         ("GET", "/audit/events", "the audit event log"),
         ("GET", "/audit/streams/{stream_id}", "audit stream history"),
         ("GET", "/audit/verify", "audit verification"),
@@ -98,8 +96,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     for module, responses in [(organisations, WRITE), (designs, WRITE), (orders, WRITE), (production, WRITE),
                               (deliveries, WRITE), (payouts, READ)]:  # fmt: skip
         v1.include_router(module.router, responses=responses)
+    v1.include_router(payments.router, responses=_problems(400, 401, 403, 404, 409, 413, 422, 503))
     _unbuilt(v1)
     app.include_router(v1)
+    app.include_router(payments.page)
     _operations(app)
 
     app.add_middleware(IdempotencyMiddleware, max_body=MAX_BODY)

@@ -176,10 +176,14 @@ class CatalogueView(View):
     def _made_in(self, municipality: str) -> sa.ColumnElement[bool]:
         """Some workshop serving the municipality has every capability the design needs."""
         d, area, needed, held = self.designs, self.workshop_areas, self.capabilities, self.workshop_capabilities
+        # Correlated by hand: automatic correlation only reaches the enclosing SELECT, and
+        # these refer two levels out (left alone, each would get its own designs and areas).
         missing = sa.exists().where(
             needed.c.design_id == d.c.id,
-            ~sa.exists().where(held.c.workshop_id == area.c.workshop_id, held.c.capability == needed.c.capability),
-        )
+            ~sa.exists()
+            .where(held.c.workshop_id == area.c.workshop_id, held.c.capability == needed.c.capability)
+            .correlate(area, needed),
+        ).correlate(d, area)
         return sa.exists().where(area.c.municipality == municipality, ~missing)
 
 

@@ -1,0 +1,154 @@
+"""Checkout, Stripe's signed webhook, and the payment page a buyer pays on."""
+
+from __future__ import annotations
+
+import hmac
+from importlib.resources import files
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from vardekedja.api.deps import BuyerDep, RuntimeDep, recorded
+from vardekedja.api.problems import ApiError
+from vardekedja.domain.errors import NotFoundError
+from vardekedja.domain.order import Order
+from vardekedja.runtime import Runtime
+from vardekedja.stripe_gateway import CardDeclinedError, StripeGateway, StripeUnavailableError
+
+router = APIRouter(tags=["payments"])
+page = APIRouter(include_in_schema=False)
+
+
+class CheckoutOut(BaseModel):
+    payment_intent_id: str
+    client_secret: str
+    amount_ore: int
+    currency: str
+    publishable_key: str | None
+    payment_url: str = Field(description="The payment page; the client secret travels in the fragment")
+
+
+class WebhookOut(BaseModel):
+    received: bool
+    duplicate: bool = False
+
+
+def _stripe(runtime: Runtime) -> StripeGateway:
+    if runtime.stripe is None:
+        raise ApiError(503, "payments are not configured (set STRIPE_SECRET_KEY)")
+    return runtime.stripe
+
+
+@router.post("/orders/{order_id}/checkout", response_model=CheckoutOut)
+def checkout(order_id: UUID, caller: BuyerDep, runtime: RuntimeDep, response: Response) -> CheckoutOut:
+    """Start (or, for a repeat, resume) paying: a Stripe PaymentIntent for the total including VAT."""
+    _stripe(runtime)
+    try:
+        done, intent = runtime.marketplace.checkout(caller.organisation_id, order_id)
+    except StripeUnavailableError as error:
+        raise ApiError(503, str(error)) from None
+    recorded(response, done.position)
+    return CheckoutOut(
+        payment_intent_id=intent.id, client_secret=intent.client_secret, amount_ore=intent.amount_ore,
+        currency=intent.currency, publishable_key=runtime.settings.stripe_publishable_key,
+        payment_url=f"/pay/{order_id}#{intent.client_secret}",
+    )  # fmt: skip
+
+
+@router.post("/payments/stripe/webhook", response_model=WebhookOut)
+async def stripe_webhook(
+    request: Request, runtime: RuntimeDep,
+    stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
+) -> WebhookOut:  # fmt: skip
+    """Stripe's events, verified on the raw body; each event id takes effect once."""
+    payload = await request.body()
+    try:
+        event = _stripe(runtime).verify(payload, stripe_signature)
+    except ValueError as error:
+        raise ApiError(400, str(error)) from None
+    if event is None:
+        return WebhookOut(received=True)
+    try:
+        order_id = UUID(event.order_id or "")
+    except ValueError:
+        raise ApiError(400, "the payment names no order") from None
+    from anyio import to_thread
+
+    def apply() -> bool:
+        try:
+            done = runtime.marketplace.record_payment_notice(
+                provider_event_id=event.id, kind="succeeded" if event.type.endswith("succeeded") else "failed",
+                payment_intent_id=event.payment_intent_id, order_id=order_id, amount_ore=event.amount_ore,
+                currency=event.currency, detail=event.failure,
+            )  # fmt: skip
+        except NotFoundError:
+            raise ApiError(400, f"no order {order_id}") from None
+        return done is None
+
+    return WebhookOut(received=True, duplicate=await to_thread.run_sync(apply))
+
+
+# The payment page. It is not part of the v1 contract: a buyer's browser opens it
+# from the checkout's payment_url, and the client secret in the URL fragment is
+# what authorises it (the server checks it against the order's payment intent).
+
+
+class PageRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    secret: str = Field(max_length=200)
+    token: str | None = Field(default=None, max_length=200)
+
+
+def _authorised_order(runtime: Runtime, order_id: UUID, secret: str) -> tuple[Order, str]:
+    """The order and its payment intent id, if the secret is that intent's client secret."""
+    intent_id = secret.split("_secret_")[0]
+    try:
+        order = runtime.marketplace.order(order_id)
+    except NotFoundError:
+        order = None
+    if order is None or intent_id not in order.checkouts:
+        raise ApiError(404, "no such payment")
+    intent = _stripe(runtime).payment_intent(intent_id)
+    if intent is None or not hmac.compare_digest(intent.client_secret.encode(), secret.encode()):
+        raise ApiError(404, "no such payment")
+    return order, intent.status
+
+
+@page.get("/pay/{order_id}", response_class=HTMLResponse)
+def payment_page(order_id: UUID, runtime: RuntimeDep) -> HTMLResponse:
+    settings = runtime.settings
+    stripe_js = (settings.stripe_api_base.rstrip("/") + "/js.stripe.com/v3/") if settings.stripe_api_base else "https://js.stripe.com/v3/"
+    html = files("vardekedja.api").joinpath("pay.html").read_text(encoding="utf-8")
+    for name, value in {
+        "ORDER_ID": str(order_id), "STRIPE_JS": stripe_js, "PUBLISHABLE_KEY": settings.stripe_publishable_key or "",
+        "LOCAL": "true" if runtime.stripe is not None and runtime.stripe.local else "false",
+    }.items():  # fmt: skip
+        html = html.replace("{{" + name + "}}", value)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+@page.post("/pay/{order_id}/summary")
+def payment_summary(order_id: UUID, body: PageRequest, runtime: RuntimeDep) -> dict[str, object]:
+    order, intent_status = _authorised_order(runtime, order_id, body.secret)
+    return {
+        "order_status": order.status.value, "payment_status": intent_status, "total_ore": order.total_ore,
+        "currency": "sek", "lines": [{"title": line.title, "quantity": line.quantity} for line in order.lines],
+    }  # fmt: skip
+
+
+@page.post("/pay/{order_id}/card")
+def pay_with_card(order_id: UUID, body: PageRequest, runtime: RuntimeDep) -> dict[str, str]:
+    """Local stand-in only: attach the tokenised card and confirm (Stripe.js does this against real Stripe)."""
+    _, _ = _authorised_order(runtime, order_id, body.secret)
+    if not body.token:
+        raise ApiError(422, "send the card token")
+    try:
+        intent = _stripe(runtime).attach_card_and_confirm(body.secret.split("_secret_")[0], body.token)
+    except CardDeclinedError as error:
+        return {"status": "declined", "message": str(error)}
+    except StripeUnavailableError as error:
+        raise ApiError(503, str(error)) from None
+    return {"status": intent.status}

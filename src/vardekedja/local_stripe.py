@@ -1,0 +1,94 @@
+"""A local Stripe stand-in (localstripe) for demos and tests, on loopback only.
+
+``python -m vardekedja.local_stripe --port N`` serves localstripe's app on
+127.0.0.1 (its own launcher listens on every interface), starting from an
+empty store. ``LocalStripe`` starts that as a child process on a free port,
+registers a webhook with it and stops it again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from types import TracebackType
+
+import httpx
+
+PUBLISHABLE_KEY = "pk_test_localstripe"
+SECRET_KEY = "sk_test_localstripe"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LocalStripe:
+    """A localstripe process on 127.0.0.1, from scratch, stopped on exit."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.webhook_secret = "whsec_" + secrets.token_hex(16)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20.0) -> LocalStripe:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "vardekedja.local_stripe", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"localstripe exited with {self.process.returncode}")
+            try:
+                httpx.get(f"{self.base}/js.stripe.com/v3/", timeout=1.0)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"localstripe did not answer on {self.base} within {timeout:.0f}s")
+
+    def register_webhook(self, url: str, events: list[str] | None = None) -> None:
+        """Have localstripe sign and send its events to ``url``."""
+        data: dict[str, str | list[str]] = {"url": url, "secret": self.webhook_secret}
+        if events:
+            data["events[]"] = events
+        response = httpx.post(f"{self.base}/_config/webhooks/vardekedja", data=data, timeout=5.0)
+        response.raise_for_status()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+
+    def __enter__(self) -> LocalStripe:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="localstripe on 127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    from aiohttp import web
+    from localstripe.server import app
+
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Stripe, through the official SDK: payment intents, refunds and signed webhooks.
+
+Pointed at real Stripe by default, or at a local stand-in (localstripe) with
+``STRIPE_API_BASE``. The stand-in cannot take a card through
+``confirmCardPayment``, so for it the payment page tokenises the card and asks
+the server to attach it and confirm (``attach_card_and_confirm``); against
+real Stripe the page confirms with Stripe.js alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import stripe
+
+from vardekedja.application import PaymentIntent
+
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+class StripeUnavailableError(Exception):
+    """Stripe (or the stand-in) refused or could not be reached; the message says why."""
+
+
+class CardDeclinedError(Exception):
+    """The card was declined; the buyer may try another."""
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    """The parts of a verified webhook event that the marketplace acts on."""
+
+    id: str
+    type: str
+    payment_intent_id: str
+    order_id: str | None
+    amount_ore: int
+    currency: str
+    failure: str
+
+
+def _intent(obj: Any) -> PaymentIntent:
+    return PaymentIntent(id=obj["id"], client_secret=obj["client_secret"], amount_ore=int(obj["amount"]),
+                         currency=str(obj["currency"]).lower(), status=obj["status"])  # fmt: skip
+
+
+class StripeGateway:
+    def __init__(self, secret_key: str, webhook_secret: str | None, *, api_base: str | None = None) -> None:
+        addresses = {"api": api_base.rstrip("/")} if api_base else {}
+        self.client = stripe.StripeClient(secret_key, base_addresses=addresses, max_network_retries=2)  # type: ignore[arg-type]
+        self.webhook_secret = webhook_secret
+        self.local = api_base is not None and "api.stripe.com" not in api_base
+
+    def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except stripe.CardError as error:
+            raise CardDeclinedError(error.user_message or "the card was declined") from None
+        except stripe.StripeError as error:
+            raise StripeUnavailableError(f"Stripe: {error.user_message or error}") from None
+
+    def create_payment_intent(self, order_id: UUID, amount_ore: int, currency: str, idempotency_key: str) -> PaymentIntent:
+        params: dict[str, Any] = {
+            "amount": amount_ore, "currency": currency, "metadata": {"order_id": str(order_id)},
+            "payment_method_types": ["card"],
+        }  # fmt: skip
+        created = self._call(self.client.v1.payment_intents.create, params=params,
+                             options={"idempotency_key": idempotency_key})  # fmt: skip
+        return _intent(created)
+
+    def payment_intent(self, payment_intent_id: str) -> PaymentIntent | None:
+        """The intent as Stripe has it, or None if Stripe does not know it (a wiped stand-in, say)."""
+        try:
+            return _intent(self.client.v1.payment_intents.retrieve(payment_intent_id))
+        except stripe.InvalidRequestError as error:
+            if error.http_status == 404:
+                return None
+            raise StripeUnavailableError(f"Stripe: {error.user_message or error}") from None
+        except stripe.StripeError as error:
+            raise StripeUnavailableError(f"Stripe: {error.user_message or error}") from None
+
+    def refund(self, payment_intent_id: str, amount_ore: int, idempotency_key: str) -> str:
+        refund = self._call(self.client.v1.refunds.create, params={"payment_intent": payment_intent_id, "amount": amount_ore},
+                            options={"idempotency_key": idempotency_key})  # fmt: skip
+        return str(refund["id"])
+
+    def attach_card_and_confirm(self, payment_intent_id: str, card_token: str) -> PaymentIntent:
+        """For the local stand-in only: attach a tokenised card to the intent and confirm it."""
+        if not self.local:
+            raise StripeUnavailableError("cards are confirmed by Stripe.js against real Stripe")
+        token = self._call(self.client.v1.tokens.retrieve, card_token)
+        self._call(self.client.v1.payment_intents.update, payment_intent_id,
+                   params={"payment_method": token["card"]["id"]})  # fmt: skip
+        return _intent(self._call(self.client.v1.payment_intents.confirm, payment_intent_id))
+
+    def verify(self, payload: bytes, signature: str | None) -> PaymentEvent | None:
+        """Check the signature on the raw body; None for an event type the marketplace ignores.
+
+        Raises ``ValueError`` for a bad, missing or stale signature or a malformed body.
+        """
+        if not self.webhook_secret:
+            raise ValueError("no webhook secret is configured")
+        if not signature:
+            raise ValueError("the Stripe-Signature header is missing")
+        try:
+            event = stripe.Webhook.construct_event(payload, signature, self.webhook_secret,
+                                                   tolerance=WEBHOOK_TOLERANCE_SECONDS)  # fmt: skip
+        except stripe.SignatureVerificationError as error:
+            raise ValueError(f"the signature does not verify: {error.user_message or error}") from None
+        if event["type"] not in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+            return None
+        intent = event["data"]["object"].to_dict()
+        error = intent.get("last_payment_error") or {}
+        return PaymentEvent(
+            id=event["id"], type=event["type"], payment_intent_id=intent["id"],
+            order_id=(intent.get("metadata") or {}).get("order_id"), amount_ore=int(intent.get("amount_received") or intent["amount"]),
+            currency=str(intent["currency"]).lower(),
+            failure="" if event["type"] == "payment_intent.succeeded"
+            else str(error.get("message") or error.get("code") or "payment failed"),
+        )  # fmt: skip
