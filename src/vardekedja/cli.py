@@ -162,9 +162,20 @@ def serve(
 
 def _start_local_stripe(host: str, port: int) -> Any:
     """Start localstripe on a free loopback port, point the settings at it, print a demo payment link."""
-    from vardekedja.local_stripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
+    from vardekedja.local_stripe import LocalStripe
 
     stand_in = LocalStripe().start()
+    try:
+        _use_local_stripe(stand_in, host, port)
+    except BaseException:
+        stand_in.stop()
+        raise
+    return stand_in
+
+
+def _use_local_stripe(stand_in: Any, host: str, port: int) -> None:
+    from vardekedja.local_stripe import PUBLISHABLE_KEY, SECRET_KEY
+
     os.environ.update({
         "STRIPE_SECRET_KEY": SECRET_KEY, "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
         "STRIPE_WEBHOOK_SECRET": stand_in.webhook_secret, "STRIPE_API_BASE": stand_in.base,
@@ -174,12 +185,11 @@ def _start_local_stripe(host: str, port: int) -> Any:
     link = _demo_payment_link()
     if link:
         typer.echo(f"pay a demo order:  http://{host}:{port}{link}   (test card 4242 4242 4242 4242)")
-    return stand_in
 
 
 def _demo_payment_link() -> str | None:
     """Check out the newest placed order of the demo buyer, if there is one."""
-    from vardekedja.demo import BUYER_ORG_NUMBER
+    from vardekedja.demo import BUYER_ORG_NUMBER, place_demo_order
     from vardekedja.runtime import Runtime
 
     runtime = Runtime(load_settings())
@@ -191,9 +201,9 @@ def _demo_payment_link() -> str | None:
         runtime.projector.catch_up()
         with runtime.database.reader.connect() as connection:
             page = runtime.view("orders").list(connection, buyer_id=buyer, status="placed", limit=1)
-        if not page.items:
+        order_id = page.items[0]["id"] if page.items else place_demo_order(runtime.marketplace, buyer)
+        if order_id is None:
             return None
-        order_id = page.items[0]["id"]
         _, intent = runtime.marketplace.checkout(buyer, order_id)
         return f"/pay/{order_id}#{intent.client_secret}"
     finally:

@@ -63,6 +63,19 @@ SITES = [
 ]
 
 
+def place_demo_order(app: Marketplace, buyer: UUID) -> UUID | None:
+    """A fresh order from the demo buyer for the first published demo design it can get made."""
+    from vardekedja.domain.errors import DomainError
+
+    for site in SITES:
+        for notification in app.recorder.select_notifications(1, 500, topics=["vardekedja:Design.Published"]):
+            try:
+                return app.place_order(buyer, site, True, [LineRequest(notification.originator_id, 1)]).id
+            except DomainError:
+                continue
+    return None
+
+
 @dataclass
 class DemoResult:
     keys: dict[str, str] = field(default_factory=dict)

@@ -23,6 +23,17 @@ PUBLISHABLE_KEY = "pk_test_localstripe"
 SECRET_KEY = "sk_test_localstripe"
 
 
+def _die_with_parent() -> None:
+    """Linux: the stand-in gets SIGTERM when the process that started it dies, however it dies."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -42,6 +53,7 @@ class LocalStripe:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "vardekedja.local_stripe", "--port", str(self.port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
