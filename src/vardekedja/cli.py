@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +26,6 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
-SIGNING_KEY_FILE = "audit-signing-key.pem"
-
 
 @app.callback()
 def root() -> None:
@@ -43,34 +42,6 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def ensure_signing_key(data_dir: Path) -> tuple[Path, bool]:
-    """Create the Ed25519 key that signs audit checkpoints, once; never overwrite it."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    path = data_dir / SIGNING_KEY_FILE
-    if path.exists():
-        return path, False
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    # Written to a private temporary file and linked into place, so that a crash
-    # never leaves a half-written key and a second init never replaces it.
-    temporary = path.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
-        handle.flush()
-        os.fsync(handle.fileno())
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        return path, False
-    finally:
-        temporary.unlink()
-    return path, True
-
-
 @app.command()
 def init(
     name: str = typer.Option("Värdekedja operator", help="The operator organisation's name."),
@@ -84,6 +55,7 @@ def init(
     and nothing secret is printed.
     """
     from vardekedja.application import Marketplace
+    from vardekedja.audit.keys import ensure_signing_key
     from vardekedja.domain.errors import DomainError
 
     settings = load_settings()
@@ -317,6 +289,92 @@ def projections_rebuild(
     finally:
         runtime.close()
     console.print(f"rebuilt {', '.join(names)}")
+
+
+audit_app = typer.Typer(help="Export, verify and replay the audited event history.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("export")
+def audit_export(
+    file: Path = typer.Argument(..., help="Where to write the JSON Lines export."),
+    after: int = typer.Option(0, min=0, help="Only events after this position (continue an earlier export)."),
+) -> None:
+    """Write the chained log, each event with its stored hash, and the signed checkpoints."""
+    from rich.progress import Progress
+
+    from vardekedja.audit.log import export
+
+    runtime = _runtime()
+    try:
+        runtime.projector.catch_up()  # chain whatever is recorded but not yet chained
+        with Progress(console=console, transient=True) as progress, file.open("w", encoding="utf-8") as out:
+            task = progress.add_task("exporting", total=None)
+            written, checkpoints = export(runtime, runtime.chain, out, after=after,
+                                          progress=lambda done, head: progress.update(task, completed=done, total=head))  # fmt: skip
+    except ValueError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        runtime.close()
+    console.print(f"exported {written:,} events and {checkpoints:,} checkpoints to {file}")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="An export written by 'audit export'."),
+    public_key: str | None = typer.Option(None, "--public-key", help="Base64 Ed25519 key (GET /v1/audit/public-key)."),
+    extends: Path | None = typer.Option(None, exists=True, dir_okay=False, help="An older export this one must extend."),
+) -> None:
+    """Check an export offline: chain, checkpoints and money. Exits 1 on any problem."""
+    from vardekedja.audit.log import verify_file
+
+    try:
+        report = verify_file(file, public_key, extends=extends)
+    except (ValueError, KeyError) as error:
+        errors.print(f"[red]cannot read {file}: {error}[/red]")
+        raise typer.Exit(2) from None
+    for note in report.notes:
+        console.print(f"note: {note}")
+    if report.first_break is not None:
+        typer.echo(f"BROKEN at {report.first_break}")
+    for finding in report.checkpoint_problems:
+        typer.echo(f"CHECKPOINT {finding}")
+    for problem in report.money_problems:
+        typer.echo(f"MONEY order {problem['order_id']}: {'; '.join(problem['problems'])}")
+    if not report.ok:
+        raise typer.Exit(1)
+    typer.echo(f"ok: {report.events_checked:,} events, {report.checkpoints_checked:,} checkpoints, "
+               f"{report.orders_checked:,} orders add up; head {report.head_position} {report.head_hash}")  # fmt: skip
+
+
+@audit_app.command("replay")
+def audit_replay(
+    as_of: datetime = typer.Option(..., "--as-of", formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"],
+                                   help="ISO 8601 with offset, e.g. 2026-11-26T15:00:00+01:00"),
+    into: Path | None = typer.Option(None, help="Folder for the replayed views (default: a new one under the data folder)."),
+) -> None:
+    """Rebuild every view as it stood at a moment into a separate database, and report it."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from vardekedja.audit.replay import replay_views
+
+    runtime = _runtime()
+    target = into or runtime.settings.data_dir / f"replay-{as_of.strftime('%Y%m%dT%H%M%S%z')}"
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("replaying", total=None)
+            summary = replay_views(runtime, as_of, target,
+                                   progress=lambda done, head: progress.update(task, completed=done, total=head))  # fmt: skip
+    finally:
+        runtime.close()
+    table = Table("table", "rows", "by status")
+    for name, counts in summary.items():
+        by_status = ", ".join(f"{k.removeprefix('status=')} {v}" for k, v in counts.items() if k != "rows")
+        table.add_row(name, str(counts["rows"]), by_status)
+    console.print(table)
+    console.print(f"views as of {as_of.isoformat()} are in {target / 'views.sqlite3'}")
 
 
 def main() -> None:

@@ -12,6 +12,8 @@ import threading
 from typing import Any
 
 from vardekedja.application import Marketplace, PaymentGateway
+from vardekedja.audit.chain import AuditChain
+from vardekedja.audit.keys import ensure_signing_key, load_signing_key
 from vardekedja.projections import all_projections
 from vardekedja.projections.base import Projection, View
 from vardekedja.projections.database import ViewDatabase
@@ -44,7 +46,11 @@ class Runtime:
         self.projections: list[Projection] = all_projections()
         self.database.create(self.views_list)
         self.database.watch(self.views_list)
-        self.projector = Projector(self.marketplace, self.database, self.projections)
+        key_path, _ = ensure_signing_key(settings.data_dir)
+        self.chain = AuditChain(load_signing_key(key_path))
+        with self.database.writer.begin() as connection:
+            self.chain.create(connection)
+        self.projector = Projector(self.marketplace, self.database, self.projections, chain=self.chain)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -66,8 +72,8 @@ class Runtime:
 
     def follow(self, *, poll_interval: float = 1.0, on_wait: Any = None) -> None:
         """Run the projector in this thread until ``stop()``: lock, then follow the event store."""
-        with projector_lock(self.database, on_wait):
-            if self._stop.is_set():
+        with projector_lock(self.database, on_wait, self._stop):
+            if self._stop.is_set():  # asked to stop while waiting for the lock (or just after)
                 return
             if self.settings.uses_postgres:
                 self._start(listen_for_events, self.database, self.channel, self.projector.wake, self._stop)

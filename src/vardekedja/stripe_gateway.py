@@ -109,14 +109,17 @@ class StripeGateway:
                                                    tolerance=WEBHOOK_TOLERANCE_SECONDS)  # fmt: skip
         except stripe.SignatureVerificationError as error:
             raise ValueError(f"the signature does not verify: {error.user_message or error}") from None
-        if event["type"] not in ("payment_intent.succeeded", "payment_intent.payment_failed"):
-            return None
-        intent = event["data"]["object"].to_dict()
-        error = intent.get("last_payment_error") or {}
-        return PaymentEvent(
-            id=event["id"], type=event["type"], payment_intent_id=intent["id"],
-            order_id=(intent.get("metadata") or {}).get("order_id"), amount_ore=int(intent.get("amount_received") or intent["amount"]),
-            currency=str(intent["currency"]).lower(),
-            failure="" if event["type"] == "payment_intent.succeeded"
-            else str(error.get("message") or error.get("code") or "payment failed"),
-        )  # fmt: skip
+        try:
+            if event["type"] not in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+                return None
+            intent = event["data"]["object"].to_dict()
+            error = intent.get("last_payment_error") or {}
+            return PaymentEvent(
+                id=str(event["id"]), type=event["type"], payment_intent_id=str(intent["id"]),
+                order_id=(intent.get("metadata") or {}).get("order_id"), amount_ore=int(intent.get("amount_received") or intent["amount"]),
+                currency=str(intent["currency"]).lower(),
+                failure="" if event["type"] == "payment_intent.succeeded"
+                else str(error.get("message") or error.get("code") or "payment failed"),
+            )  # fmt: skip
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"the event is not a payment intent event Stripe sends: {error!r}") from None

@@ -16,7 +16,7 @@ from vardekedja.api.limits import BodyLimitMiddleware
 from vardekedja.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from vardekedja.api.metrics import Metrics, MetricsMiddleware
 from vardekedja.api.problems import PROBLEM_JSON, Problem, install_problem_handlers, problem
-from vardekedja.api.routes import deliveries, designs, orders, organisations, payments, payouts, production
+from vardekedja.api.routes import audit, deliveries, designs, orders, organisations, payments, payouts, production
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 
@@ -39,25 +39,6 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 # What each kind of route can answer besides success.
 READ = _problems(401, 403, 404, 422)
 WRITE = _problems(401, 403, 404, 409, 413, 422)
-
-
-def _unbuilt(router: APIRouter) -> None:
-    """Routes of the contract whose capability is not built yet: they refuse clearly with 501."""
-
-    def refuse(what: str) -> Any:
-        def endpoint() -> JSONResponse:
-            return problem(501, f"{what} is not available in this version of the service")
-
-        endpoint.__doc__ = f"Not built yet: {what}. Answers 501."
-        return endpoint
-
-    for method, path, what in [
-        ("GET", "/audit/events", "the audit event log"),
-        ("GET", "/audit/streams/{stream_id}", "audit stream history"),
-        ("GET", "/audit/verify", "audit verification"),
-    ]:
-        router.add_api_route(path, refuse(what), methods=[method], tags=["not built yet"],
-                             responses=_problems(501), status_code=501)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -97,7 +78,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                               (deliveries, WRITE), (payouts, READ)]:  # fmt: skip
         v1.include_router(module.router, responses=responses)
     v1.include_router(payments.router, responses=_problems(400, 401, 403, 404, 409, 413, 422, 503))
-    _unbuilt(v1)
+    v1.include_router(audit.router, responses=READ)
+    v1.include_router(audit.public, responses=_problems(404))
     app.include_router(v1)
     app.include_router(payments.page)
     _operations(app)

@@ -16,19 +16,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from eventsourcing.persistence import Notification
 from filelock import FileLock, Timeout
 
 from vardekedja.application import Marketplace
+from vardekedja.audit.chain import AuditChain
 from vardekedja.projections.base import ConcurrentProjectorError, Projection
 from vardekedja.projections.database import ViewDatabase
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
+LOCK_POLL_INTERVAL = 0.2  # how often a waiting projector tries the lock again and checks for a stop
 
 
 class Projector:
@@ -39,16 +43,21 @@ class Projector:
         projections: Sequence[Projection],
         *,
         batch_size: int = BATCH_SIZE,
+        chain: AuditChain | None = None,
     ) -> None:
         self.marketplace = marketplace
         self.database = database
         self.projections = list(projections)
+        self.chain = chain
         self.batch_size = batch_size
         self._wake = threading.Event()
         self._positions: dict[str, int] | None = None
 
     def refresh_positions(self) -> dict[str, int]:
         self._positions = self.database.positions(p.view for p in self.projections)
+        if self.chain is not None:
+            with self.database.reader.connect() as connection:
+                self._positions[self.chain.name] = self.chain.position(connection)
         return dict(self._positions)
 
     @property
@@ -59,16 +68,25 @@ class Projector:
 
     def read(self, after: int, limit: int) -> list[tuple[int, Any]]:
         """The events after a position, decoded once for every projection."""
-        notifications = self.marketplace.recorder.select_notifications(after + 1, limit)
+        return self._decode(self.marketplace.recorder.select_notifications(after + 1, limit))
+
+    def _decode(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
         to_event = self.marketplace.mapper.to_domain_event
         return [(notification.id, to_event(notification)) for notification in notifications]
 
     def step(self) -> int:
         """Process one batch; return how many events it read (0 when caught up)."""
-        events = self.read(self.position, self.batch_size)
-        if not events:
+        notifications = self.marketplace.recorder.select_notifications(self.position + 1, self.batch_size)
+        if not notifications:
             return 0
         assert self._positions is not None
+        if self.chain is not None:
+            with self.database.writer.begin() as connection:
+                self.chain.process(connection, notifications)
+            self._positions[self.chain.name] = notifications[-1].id
+        if not self.projections:
+            return len(notifications)
+        events = self._decode(notifications)
         for projection in self.projections:
             try:
                 with self.database.writer.begin() as connection:
@@ -79,7 +97,7 @@ class Projector:
                 return len(events)
             # A projection whose position was already further (after a swap) keeps that one.
             self._positions[projection.name] = max(self._positions[projection.name], events[-1][0])
-        return len(events)
+        return len(notifications)
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Process until no event is left; ``progress(done, head)`` after each batch."""
@@ -122,20 +140,40 @@ def _lock_key(settings_schema: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def _pause(stop: threading.Event | None) -> bool:
+    """Wait before trying the lock again; True if asked to stop meanwhile."""
+    if stop is None:
+        time.sleep(LOCK_POLL_INTERVAL)
+        return False
+    return stop.wait(LOCK_POLL_INTERVAL)
+
+
 @contextmanager
-def projector_lock(database: ViewDatabase, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-    """Hold the one-active-projector lock; call ``on_wait`` once if another holds it, then wait."""
+def projector_lock(
+    database: ViewDatabase, on_wait: Callable[[], None] | None = None, stop: threading.Event | None = None
+) -> Iterator[bool]:
+    """Hold the one-active-projector lock; call ``on_wait`` once if another holds it, then wait.
+
+    Yields True once the lock is held, or False when ``stop`` is set while
+    waiting: a projector that waits must still stop when asked (SIGTERM).
+    """
     settings = database.settings
     if not settings.uses_postgres:
         lock = FileLock(str(settings.data_dir / "projector.lock"))
+        timeout: float = 0
+        while True:
+            try:
+                lock.acquire(timeout=timeout)
+                break
+            except Timeout:
+                if timeout == 0 and on_wait is not None:
+                    on_wait()
+                timeout = LOCK_POLL_INTERVAL
+                if stop is not None and stop.is_set():
+                    yield False
+                    return
         try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            if on_wait is not None:
-                on_wait()
-            lock.acquire()
-        try:
-            yield
+            yield True
         finally:
             lock.release()
         return
@@ -144,13 +182,16 @@ def projector_lock(database: ViewDatabase, on_wait: Callable[[], None] | None = 
     assert settings.database_url is not None
     key = _lock_key(settings.database_schema)
     with psycopg.connect(settings.database_url, autocommit=True) as connection:
-        acquired = connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-        if not (acquired and acquired[0]):
-            if on_wait is not None:
+        waited = False
+        while not connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:  # type: ignore[index]
+            if not waited and on_wait is not None:
                 on_wait()
-            connection.execute("SELECT pg_advisory_lock(%s)", (key,))
+            waited = True
+            if _pause(stop):
+                yield False
+                return
         try:
-            yield
+            yield True
         finally:
             connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
 

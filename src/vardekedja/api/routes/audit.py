@@ -1,0 +1,119 @@
+"""The audit log for auditors and the operator: events with their chain hashes, streams as of a time, verification."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from anyio import to_thread
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel
+
+from vardekedja.api.deps import OverseerDep, RuntimeDep
+from vardekedja.api.problems import ApiError
+from vardekedja.audit.encoding import event_time
+from vardekedja.audit.keys import public_key_text
+from vardekedja.audit.log import verify_store
+from vardekedja.audit.replay import aggregate_state
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+public = APIRouter(prefix="/audit", tags=["audit"])
+
+
+class AuditEvent(BaseModel):
+    position: int | None
+    stream_id: UUID
+    version: int
+    type: str
+    time: str
+    data: dict[str, Any]
+    hash: str | None
+
+
+class AuditEventPage(BaseModel):
+    items: list[AuditEvent]
+    next_after: int | None
+
+
+class StreamOut(BaseModel):
+    stream_id: UUID
+    as_of: datetime | None
+    version: int | None
+    events: list[AuditEvent]
+    state: dict[str, Any] | None
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    events_checked: int
+    head_position: int
+    head_hash: str
+    first_break: dict[str, Any] | None
+    checkpoints_checked: int
+    checkpoint_problems: list[dict[str, Any]]
+    orders_checked: int
+    money_problems: list[dict[str, Any]]
+    notes: list[str]
+
+
+class PublicKeyOut(BaseModel):
+    algorithm: str
+    public_key: str
+
+
+@router.get("/events", response_model=AuditEventPage)
+def events(caller: OverseerDep, runtime: RuntimeDep,
+           after: Annotated[int, Query(ge=0, le=2**62, description="Events after this position")] = 0,
+           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditEventPage:  # fmt: skip
+    """The event log in position order, each event with the chain hash recorded for it (null until chained)."""
+    notifications = runtime.marketplace.recorder.select_notifications(after + 1, limit)
+    with runtime.database.reader.connect() as connection:
+        hashes = {row["position"]: row["hash"] for row in runtime.chain.hashes(connection, after, limit)}
+    items = []
+    for notification in notifications:
+        data = json.loads(notification.state)
+        items.append(AuditEvent(
+            position=notification.id, stream_id=notification.originator_id, version=notification.originator_version,
+            type=notification.topic, time=event_time(data), data=data, hash=hashes.get(notification.id),
+        ))  # fmt: skip
+    return AuditEventPage(items=items, next_after=items[-1].position if len(items) == limit else None)
+
+
+@router.get("/streams/{stream_id}", response_model=StreamOut)
+def stream(stream_id: UUID, caller: OverseerDep, runtime: RuntimeDep,
+           as_of: Annotated[AwareDatetime | None, Query(description="The stream as it stood then")] = None) -> StreamOut:  # fmt: skip
+    """One aggregate's events, and its state rebuilt from them, optionally as of a time."""
+    stored = runtime.marketplace.recorder.select_events(stream_id)
+    if not stored:
+        raise ApiError(404, f"no stream {stream_id}")
+    items = []
+    for event in stored:
+        data = json.loads(event.state)
+        moment = datetime.fromisoformat(event_time(data))
+        if as_of is not None and moment > as_of:
+            break
+        items.append(AuditEvent(position=None, stream_id=stream_id, version=event.originator_version,
+                                type=event.topic, time=event_time(data), data=data, hash=None))  # fmt: skip
+    version = items[-1].version if items else None
+    state = None
+    if version is not None:
+        state = aggregate_state(runtime.marketplace.repository.get(stream_id, version=version))
+    return StreamOut(stream_id=stream_id, as_of=as_of, version=version, events=items, state=state)
+
+
+@router.get("/verify", response_model=VerifyOut)
+async def verify(caller: OverseerDep, runtime: RuntimeDep) -> VerifyOut:
+    """Recompute the hash chain from the store, check it against the recorded hashes and signed
+    checkpoints, and recompute every order's money from the events alone."""
+    report = await to_thread.run_sync(verify_store, runtime, runtime.chain)
+    return VerifyOut(**report.as_dict())
+
+
+@public.get("/public-key", response_model=PublicKeyOut)
+def public_key(runtime: RuntimeDep) -> PublicKeyOut:
+    """The Ed25519 key that signs checkpoints (base64 of its raw 32 bytes); needs no API key."""
+    if runtime.chain.signing_key is None:
+        raise ApiError(404, "no audit signing key")
+    return PublicKeyOut(algorithm="Ed25519", public_key=public_key_text(runtime.chain.signing_key))

@@ -1,0 +1,1 @@
+"""Audit: a hash chain over the event log, signed checkpoints, export, offline verification and as-of replay."""

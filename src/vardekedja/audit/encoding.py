@@ -1,0 +1,40 @@
+"""The canonical form of an event that the hash chain covers.
+
+An event is hashed as UTF-8 JSON with sorted keys and no spaces:
+``{"data":…,"position":…,"stream_id":…,"time":…,"type":…,"version":…}``, where
+``data`` is the event's stored state as JSON. Each hash is SHA-256 over the
+previous hash (64 hex digits; zeros before the first event) followed by that
+encoding, so changing, removing, inserting or reordering any event changes
+every hash from there on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+def canonical(position: int, stream_id: str, version: int, type_: str, time: str, data: Any) -> bytes:
+    record = {"data": data, "position": position, "stream_id": stream_id, "time": time, "type": type_,
+              "version": version}  # fmt: skip
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain(previous: str, encoded: bytes) -> str:
+    return hashlib.sha256(previous.encode() + encoded).hexdigest()
+
+
+def event_time(data: dict[str, Any]) -> str:
+    """The time the library stamped on the event, as ISO 8601 with offset."""
+    stamp = data.get("timestamp")
+    if isinstance(stamp, dict):
+        return str(stamp.get("_data_", ""))
+    return str(stamp or "")
+
+
+def checkpoint_message(position: int, head: str) -> bytes:
+    """What a checkpoint signs: the chain head at a position."""
+    return f"vardekedja-checkpoint:{position}:{head}".encode()

@@ -1,0 +1,164 @@
+"""The audited log: events from the store beside the hashes the chain recorded for them.
+
+``records`` walks both in position order. A chained position whose event is
+gone, or an event below the chain head that the chain never saw, is yielded
+in a form the chain check cannot accept, so tampering with the store
+directly (an UPDATE, DELETE or INSERT in SQL) shows up at its position.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from vardekedja.audit.chain import AuditChain
+from vardekedja.audit.encoding import event_time
+from vardekedja.audit.keys import parse_public_key
+from vardekedja.audit.verify import ChainCheck, MoneyCheck, Report
+from vardekedja.runtime import Runtime
+
+BATCH = 5000
+FORMAT = "vardekedja-audit-export/1"
+
+
+def _record(notification: Any, stored_hash: str | None) -> dict[str, Any]:
+    data = json.loads(notification.state)
+    return {
+        "position": notification.id, "stream_id": str(notification.originator_id),
+        "version": notification.originator_version, "type": notification.topic, "time": event_time(data),
+        "data": data, "hash": stored_hash,
+    }  # fmt: skip
+
+
+def records(runtime: Runtime, chain: AuditChain, *, after: int = 0, up_to: int | None = None) -> Iterator[dict[str, Any]]:
+    """Events after ``after`` up to the chain head (or ``up_to``), each with its recorded hash."""
+    with runtime.database.reader.connect() as connection:
+        head = chain.position(connection) if up_to is None else up_to
+    recorder = runtime.marketplace.recorder
+    position = after
+    while position < head:
+        notifications = [n for n in recorder.select_notifications(position + 1, BATCH) if n.id <= head]
+        with runtime.database.reader.connect() as connection:
+            links = {row["position"]: row for row in chain.hashes(connection, position, BATCH) if row["position"] <= head}
+        # Walk only as far as both sides have been read, so a gap in one is never mistaken for an end.
+        top = min(notifications[-1].id if len(notifications) == BATCH else head,
+                  max(links) if len(links) == BATCH else head)  # fmt: skip
+        by_position = {n.id: n for n in notifications if n.id <= top}
+        for at in sorted(set(by_position) | {p for p in links if p <= top}):
+            link = links.get(at)
+            if at in by_position:
+                yield _record(by_position[at], link["hash"] if link else None)
+            elif link is not None:
+                # The chain vouches for an event the store no longer has.
+                yield {"position": at, "stream_id": link["stream_id"], "version": link["version"],
+                       "type": "(missing)", "time": "", "data": None, "hash": "(missing)"}  # fmt: skip
+        if top <= position:
+            break
+        position = top
+
+
+def verify_store(runtime: Runtime, chain: AuditChain, public_key: str | None = None) -> Report:
+    """Recompute the chain from the store, compare it with the recorded hashes and checkpoints, check the money."""
+    report = Report()
+    check, money = ChainCheck(report), MoneyCheck()
+    for record in records(runtime, chain):
+        check.feed(record)
+        if record["data"] is not None:
+            money.feed(record)
+    with runtime.database.reader.connect() as connection:
+        checkpoints = chain.all_checkpoints(connection)
+    public = parse_public_key(public_key) if public_key else chain_public_key(chain)
+    check.check_checkpoints(checkpoints, public)
+    report.money_problems = money.problems()
+    report.orders_checked = len(money.orders)
+    pending = runtime.marketplace.position - report.head_position
+    if pending > 0 and report.first_break is None:
+        report.notes.append(f"{pending} newer event(s) are not chained yet")
+    return report
+
+
+def chain_public_key(chain: AuditChain) -> Any:
+    return chain.signing_key.public_key() if chain.signing_key is not None else None
+
+
+def export(runtime: Runtime, chain: AuditChain, out: IO[str], *, after: int = 0,
+           progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:  # fmt: skip
+    """Write the log after ``after`` as JSON Lines: a header, the events with their hashes, the checkpoints.
+
+    Returns (events written, checkpoints written).
+    """
+    from vardekedja.audit.keys import public_key_text
+
+    with runtime.database.writer.begin() as connection:
+        chain.sign_head(connection)
+    with runtime.database.reader.connect() as connection:
+        head = chain.position(connection)
+        previous = chain.hash_at(connection, after)
+        checkpoints = chain.all_checkpoints(connection, after)
+    if previous is None:
+        raise ValueError(f"position {after} is not in the chain")
+    header = {"format": FORMAT, "after": after, "previous_hash": previous, "head": head,
+              "public_key": public_key_text(chain.signing_key) if chain.signing_key else None}  # fmt: skip
+    out.write(json.dumps(header, ensure_ascii=False) + "\n")
+    count = 0
+    for record in records(runtime, chain, after=after, up_to=head):
+        out.write(json.dumps({"event": record}, ensure_ascii=False, separators=(",", ":")) + "\n")
+        count += 1
+        if progress is not None and count % BATCH == 0:
+            progress(record["position"], head)
+    for checkpoint in checkpoints:
+        if checkpoint["position"] <= head:
+            out.write(json.dumps({"checkpoint": checkpoint}) + "\n")
+    if progress is not None:
+        progress(head, head)
+    return count, len(checkpoints)
+
+
+def verify_file(path: Path, public_key: str | None, *, extends: Path | None = None) -> Report:
+    """Check an export offline: its chain, its checkpoints against the public key, its money.
+
+    With ``extends`` (an older export of the same log), also check that this
+    one continues it unchanged: the hash at the older one's head must match.
+    """
+    report = Report()
+    with path.open(encoding="utf-8") as handle:
+        header = json.loads(handle.readline())
+        if header.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a Värdekedja audit export")
+        check = ChainCheck(report, int(header["after"]), header["previous_hash"])
+        money, checkpoints = MoneyCheck(), []
+        if header["after"]:
+            report.notes.append(f"export starts after position {header['after']}: money is checked for the "
+                                "orders placed within it")  # fmt: skip
+        for line in handle:
+            item = json.loads(line)
+            if "event" in item:
+                check.feed(item["event"])
+                money.feed(item["event"])
+            elif "checkpoint" in item:
+                checkpoints.append(item["checkpoint"])
+    key_text = public_key or header.get("public_key")
+    if public_key is None:
+        report.notes.append("no --public-key given: checkpoints checked against the key the file names")
+    check.check_checkpoints(checkpoints, parse_public_key(key_text) if key_text else None)
+    report.money_problems, report.orders_checked = money.problems(), len(money.orders)
+    if extends is not None:
+        _check_extends(report, check, extends)
+    return report
+
+
+def _check_extends(report: Report, check: ChainCheck, older: Path) -> None:
+    from vardekedja.audit.verify import Finding
+
+    with older.open(encoding="utf-8") as handle:
+        header = json.loads(handle.readline())
+        head_position, head_hash = int(header["after"]), header["previous_hash"]
+        for line in handle:
+            item = json.loads(line)
+            if "event" in item:
+                head_position, head_hash = item["event"]["position"], item["event"]["hash"]
+    if check.stored.get(head_position) != head_hash:
+        report.checkpoint_problems.append(Finding(head_position, "does not extend the older export",
+                                                  "the history up to the older export's head differs"))  # fmt: skip

@@ -1,0 +1,205 @@
+"""Verification of an event history: its hash chain, its signed checkpoints, and its money.
+
+The same checks run over an export file (offline, with nothing but the file
+and the public key) and over the live store. The first broken link is
+reported with the position where the history stops being what was recorded;
+positions are numbered without gaps on SQLite, so a missing or displaced
+event is named by the position it should have had.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+from uuid import UUID
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from vardekedja.audit.encoding import GENESIS, canonical, chain, checkpoint_message
+from vardekedja.audit.keys import signature_valid
+from vardekedja.domain.money import VAT_RATE, round_half_up
+
+
+@dataclass(frozen=True)
+class Finding:
+    position: int
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"position {self.position}: {self.kind}: {self.detail}"
+
+
+@dataclass
+class Report:
+    events_checked: int = 0
+    head_position: int = 0
+    head_hash: str = GENESIS
+    first_break: Finding | None = None
+    checkpoints_checked: int = 0
+    checkpoint_problems: list[Finding] = field(default_factory=list)
+    money_problems: list[dict[str, Any]] = field(default_factory=list)
+    orders_checked: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None and not self.checkpoint_problems and not self.money_problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "events_checked": self.events_checked, "head_position": self.head_position,
+            "head_hash": self.head_hash,
+            "first_break": None if self.first_break is None else vars(self.first_break),
+            "checkpoints_checked": self.checkpoints_checked,
+            "checkpoint_problems": [vars(finding) for finding in self.checkpoint_problems],
+            "orders_checked": self.orders_checked, "money_problems": self.money_problems, "notes": self.notes,
+        }  # fmt: skip
+
+
+class ChainCheck:
+    """Feed records in file (or position) order; it finds the first place the chain breaks."""
+
+    def __init__(self, report: Report, previous_position: int = 0, previous_hash: str = GENESIS) -> None:
+        self.report = report
+        self.last_position = previous_position
+        self.last_hash = previous_hash
+        self.stored: dict[int, str] = {previous_position: previous_hash}
+
+    def feed(self, record: dict[str, Any]) -> None:
+        report = self.report
+        report.events_checked += 1
+        position = int(record["position"])
+        if report.first_break is not None:
+            return
+        expected = self.last_position + 1
+        if position <= self.last_position:
+            report.first_break = Finding(expected if position < expected else position, "reordered or inserted",
+                                         f"position {position} follows position {self.last_position}")  # fmt: skip
+            return
+        if record["data"] is None:
+            report.first_break = Finding(position, "removed", "the chain vouches for an event the log lacks")
+            return
+        encoded = canonical(position, record["stream_id"], record["version"], record["type"], record["time"],
+                            record["data"])  # fmt: skip
+        if chain(self.last_hash, encoded) != record["hash"]:
+            if position > expected:
+                report.first_break = Finding(expected, "removed or reordered",
+                                             f"the event at {expected} is missing; the chain breaks at {position}")  # fmt: skip
+            else:
+                report.first_break = Finding(position, "changed or inserted",
+                                             "the event does not hash to its recorded link in the chain")  # fmt: skip
+            return
+        self.last_position, self.last_hash = position, record["hash"]
+        self.stored[position] = record["hash"]
+        report.head_position, report.head_hash = position, record["hash"]
+
+    def check_checkpoints(self, checkpoints: Iterable[dict[str, Any]], public: Ed25519PublicKey | None) -> None:
+        report = self.report
+        for checkpoint in checkpoints:
+            report.checkpoints_checked += 1
+            position, head = int(checkpoint["position"]), checkpoint["head"]
+            if public is not None and not signature_valid(public, checkpoint["signature"],
+                                                          checkpoint_message(position, head)):  # fmt: skip
+                report.checkpoint_problems.append(Finding(position, "bad signature",
+                                                          "the checkpoint is not signed by the audit key"))  # fmt: skip
+            elif position in self.stored and self.stored[position] != head:
+                report.checkpoint_problems.append(Finding(position, "history rewritten",
+                                                          "the chain here differs from the signed checkpoint"))  # fmt: skip
+            elif position not in self.stored and report.first_break is None and position <= self.last_position:
+                report.checkpoint_problems.append(Finding(position, "no such event",
+                                                          "the checkpoint names a position the history lacks"))  # fmt: skip
+
+
+def plain(value: Any) -> Any:
+    """Unwrap the library's typed JSON values ({"_type_": "uuid_hex", "_data_": …}) to plain ones."""
+    if isinstance(value, dict):
+        if "_type_" in value and "_data_" in value:
+            return plain(value["_data_"])
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+class MoneyCheck:
+    """Recomputes every order's money from its events alone."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.payouts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def feed(self, record: dict[str, Any]) -> None:
+        kind = record["type"].removeprefix("vardekedja:")
+        if not kind.startswith(("Order.", "Payout.Owed")):
+            return
+        data = plain(record["data"])
+        if kind == "Payout.Owed":
+            self.payouts[str(UUID(data["order_id"]))].append(data)
+            return
+        if kind == "Order.Placed":
+            self.orders[record["stream_id"]] = {"data": data, "paid": 0, "refunded": 0, "status": "placed"}
+            return
+        order = self.orders.get(record["stream_id"])
+        if order is None:
+            return
+        if kind == "Order.PaymentReceived":
+            order["paid"] += data["amount_ore"]
+            order["status"] = "paid" if order["status"] == "placed" else order["status"]
+        elif kind == "Order.Refunded":
+            order["refunded"] += data["amount_ore"]
+        elif kind == "Order.Fulfilled":
+            order["status"] = "fulfilled"
+        elif kind == "Order.Cancelled":
+            order["status"] = "cancelled"
+
+    def problems(self) -> list[dict[str, Any]]:
+        found = []
+        for order_id, order in self.orders.items():
+            reasons = self._check(order_id, order)
+            if reasons:
+                found.append({"order_id": order_id, "problems": reasons})
+        for order_id in self.payouts.keys() - self.orders.keys():
+            found.append({"order_id": order_id, "problems": ["payouts owed for an order that was never placed"]})
+        return found
+
+    def _check(self, order_id: str, order: dict[str, Any]) -> list[str]:
+        data, reasons = order["data"], []
+        rate = Fraction(data["platform_fee_rate"])
+        subtotal = vat = platform_fee = 0
+        limits: dict[tuple[int, str], int] = {}
+        for line in data["lines"]:
+            base = line["royalty_ore"] + line["production_fee_ore"] + line["installation_fee_ore"]
+            if line["unit_platform_fee_ore"] != round_half_up(base * rate):
+                reasons.append(f"line {line['line_no']}: platform fee is not {rate} of {base} öre, rounded half-up")
+            amount = (base + line["unit_platform_fee_ore"]) * line["quantity"]
+            subtotal += amount
+            vat += round_half_up(amount * VAT_RATE)
+            platform_fee += line["unit_platform_fee_ore"] * line["quantity"]
+            for role, part in (("designer", "royalty_ore"), ("workshop", "production_fee_ore"),
+                               ("area_company", "installation_fee_ore")):  # fmt: skip
+                limits[(line["line_no"], role)] = line[part] * line["quantity"]
+        total = subtotal + vat
+        owed = self.payouts.get(order_id, [])
+        for payout in owed:
+            limit = limits.get((payout["line_no"], payout["role"]))
+            if limit is None or payout["amount_ore"] != limit:
+                reasons.append(f"line {payout['line_no']}: {payout['role']} is owed {payout['amount_ore']} öre, "
+                               f"not {limit}")  # fmt: skip
+        net = order["paid"] - order["refunded"]
+        if order["status"] == "cancelled":
+            if net != 0:
+                reasons.append(f"cancelled, but {net} öre paid is not refunded")
+            if owed:
+                reasons.append("cancelled, but payouts are owed")
+        elif order["status"] != "placed" and net != total:
+            reasons.append(f"paid {net} öre net of refunds, but the total is {total} öre")
+        elif order["status"] == "placed" and owed:
+            reasons.append("payouts are owed on an unpaid order")
+        if order["status"] == "fulfilled" and sum(p["amount_ore"] for p in owed) + platform_fee != subtotal:
+            reasons.append(f"payouts {sum(p['amount_ore'] for p in owed)} + platform fee {platform_fee} "
+                           f"≠ {subtotal} öre ex VAT")  # fmt: skip
+        return reasons
