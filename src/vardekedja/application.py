@@ -40,8 +40,8 @@ from vardekedja.domain.errors import (
     RuleViolationError,
 )
 from vardekedja.domain.order import CURRENCY, DeliverySite, LineRequest, Order, OrderStatus
-from vardekedja.domain.payment_notice import PaymentNotice, payment_notice_id
 from vardekedja.domain.organisation import Organisation, Role
+from vardekedja.domain.payment_notice import PaymentNotice, payment_notice_id
 from vardekedja.domain.payout import Payout, payout_id, payout_on_installation, payouts_on_delivery
 from vardekedja.domain.production import ProductionOrder, production_order_id
 

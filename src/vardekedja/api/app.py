@@ -7,13 +7,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vardekedja import __version__
 from vardekedja.api.deps import RuntimeDep
-from vardekedja.api.limits import BodyLimitMiddleware
 from vardekedja.api.idempotency import IdempotencyMiddleware, IdempotencyStore
+from vardekedja.api.limits import BodyLimitMiddleware
 from vardekedja.api.metrics import Metrics, MetricsMiddleware
 from vardekedja.api.problems import PROBLEM_JSON, Problem, install_problem_handlers, problem
 from vardekedja.api.routes import audit, deliveries, designs, orders, organisations, payments, payouts, production

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+
 from eventsourcing.domain import Aggregate, event
 
 from vardekedja.domain.errors import (
