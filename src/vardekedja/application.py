@@ -412,8 +412,11 @@ class Marketplace(Application[UUID]):
         recorded. A success that the order no longer wanted is refunded.
         """
         recorded = self._record_notice(provider_event_id, kind, payment_intent_id, order_id, amount_ore, currency, detail)
-        if recorded is not None and self.payments is not None and self.order(order_id).refunds_due():
-            recorded = self.refund_order(order_id)
+        # Also on a duplicate: Stripe redelivers a webhook that failed, and the refund may be what failed.
+        if self.payments is not None and self.order(order_id).refunds_due():
+            refunded = self.refund_order(order_id)
+            if recorded is not None:
+                recorded = refunded
         return recorded
 
     @_retrying
@@ -467,7 +470,13 @@ class Marketplace(Application[UUID]):
         The cancellation is recorded before the refund is asked for, so a crash
         between the two leaves a cancelled order whose refund is still due, and
         ``refund_order`` finishes the job (the provider sees the same idempotency key).
+        So does the buyer cancelling again: a cancelled order whose refund is still
+        due (the provider was unreachable, say) has it asked for once more.
         """
+        order = self.order(order_id)
+        if order.status is OrderStatus.CANCELLED and order.refund_due_ore:
+            order.check_buyer(buyer_id)
+            return self.refund_order(order_id)
         recorded = self._cancel(buyer_id, order_id, reason)
         if self.order(order_id).refund_due_ore:
             recorded = self.refund_order(order_id)

@@ -122,6 +122,10 @@ def serve(
     settings = load_settings()  # refuse bad settings before any worker starts
     stand_in = None
     if local_stripe and settings.stripe_secret_key is None:
+        if port == 0:  # the stand-in must be told where to send webhooks, so the port is chosen now
+            from vardekedja.local_stripe import free_port
+
+            port = free_port()
         stand_in = _start_local_stripe(host, port)
     elif local_stripe:
         console.print("STRIPE_SECRET_KEY is set: using that Stripe account, not a local stand-in")
@@ -156,7 +160,7 @@ def _use_local_stripe(stand_in: Any, host: str, port: int) -> None:
     console.print(f"local Stripe stand-in on {stand_in.base} (webhooks to this server)")
     link = _demo_payment_link()
     if link:
-        typer.echo(f"pay a demo order:  http://{host}:{port}{link}   (test card 4242 4242 4242 4242)")
+        typer.echo(f"pay a demo order:  http://{host}:{port}{link}   (test card 4242424242424242, digits only; any future expiry)")
 
 
 def _demo_payment_link() -> str | None:
@@ -203,7 +207,7 @@ def _runtime() -> Runtime:
 def project(
     poll_interval: float = typer.Option(1.0, min=0.01, help="Seconds between polls when nothing wakes it."),
     batch_size: int | None = typer.Option(
-        None, min=1, help="Events per batch (one transaction per view); default 1000. Smaller batches commit more often."
+        None, min=1, help="Events per batch (one transaction per view); default 2000. Smaller batches commit more often."
     ),
 ) -> None:
     """Run the projector on its own, following the event store until stopped (Ctrl-C or SIGTERM).

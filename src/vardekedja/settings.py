@@ -78,5 +78,9 @@ class Settings(BaseSettings):
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_SCHEMA": self.database_schema,
             "POSTGRES_CONNECT_TIMEOUT": "5",
+            # The library's default pool (5, overflowing to 15) per process adds up fast
+            # with several workers and a projector; most requests need one connection.
+            "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_MAX_OVERFLOW": "8",
             "POSTGRES_LOCK_TIMEOUT": "10",
         }

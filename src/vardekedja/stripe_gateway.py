@@ -52,6 +52,7 @@ class StripeGateway:
         self.client = stripe.StripeClient(secret_key, base_addresses=addresses, max_network_retries=2)  # type: ignore[arg-type]
         self.webhook_secret = webhook_secret
         self.local = api_base is not None and "api.stripe.com" not in api_base
+        self._stand_in = (api_base.rstrip("/"), secret_key) if self.local and api_base else None
 
     def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -91,9 +92,32 @@ class StripeGateway:
         if not self.local:
             raise StripeUnavailableError("cards are confirmed by Stripe.js against real Stripe")
         token = self._call(self.client.v1.tokens.retrieve, card_token)
+        current = self._call(self.client.v1.payment_intents.retrieve, payment_intent_id).to_dict()
+        if current.get("status") == "requires_payment_method" and current.get("latest_charge"):
+            self._forget_declined_charge(payment_intent_id)
         self._call(self.client.v1.payment_intents.update, payment_intent_id,
                    params={"payment_method": token["card"]["id"]})  # fmt: skip
         return _intent(self._call(self.client.v1.payment_intents.confirm, payment_intent_id))
+
+    def _forget_declined_charge(self, payment_intent_id: str) -> None:
+        """localstripe keeps a declined charge on the intent and then refuses to confirm it again, where
+        real Stripe lets the buyer retry with another card. Its generic update (JSON, so a null can be
+        sent) drops that charge, so the same intent can be paid after a decline, as with Stripe."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        assert self._stand_in is not None
+        base, key = self._stand_in
+        request = urllib.request.Request(
+            f"{base}/v1/payment_intents/{payment_intent_id}", data=json.dumps({"latest_charge": None}).encode(),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"}, method="POST",
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - the configured loopback stand-in
+                pass
+        except (urllib.error.URLError, OSError) as error:
+            raise StripeUnavailableError(f"Stripe: the local stand-in refused a retry: {error}") from None
 
     def verify(self, payload: bytes, signature: str | None) -> PaymentEvent | None:
         """Check the signature on the raw body; None for an event type the marketplace ignores.
@@ -113,13 +137,13 @@ class StripeGateway:
             if event["type"] not in ("payment_intent.succeeded", "payment_intent.payment_failed"):
                 return None
             intent = event["data"]["object"].to_dict()
-            error = intent.get("last_payment_error") or {}
+            last_error = intent.get("last_payment_error") or {}
             return PaymentEvent(
                 id=str(event["id"]), type=event["type"], payment_intent_id=str(intent["id"]),
                 order_id=(intent.get("metadata") or {}).get("order_id"), amount_ore=int(intent.get("amount_received") or intent["amount"]),
                 currency=str(intent["currency"]).lower(),
                 failure="" if event["type"] == "payment_intent.succeeded"
-                else str(error.get("message") or error.get("code") or "payment failed"),
+                else str(last_error.get("message") or last_error.get("code") or "payment failed"),
             )  # fmt: skip
-        except (KeyError, TypeError, AttributeError) as error:
-            raise ValueError(f"the event is not a payment intent event Stripe sends: {error!r}") from None
+        except (KeyError, TypeError, AttributeError) as missing:
+            raise ValueError(f"the event is not a payment intent event Stripe sends: {missing!r}") from None

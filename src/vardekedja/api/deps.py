@@ -120,7 +120,9 @@ def read_views(
     The response says which position the views had reached, so a caller whose
     wait timed out can tell.
     """
-    if min_position is not None:
+    # A position past the event store's head names no event yet, so waiting for it
+    # would only hold a worker thread for the whole timeout.
+    if min_position is not None and runtime.database.processed() < min_position <= runtime.marketplace.position:
         runtime.wait_for(min_position, READ_WAIT_SECONDS)
     response.headers[POSITION_HEADER] = str(runtime.database.processed())
     with runtime.database.reader.connect() as connection:

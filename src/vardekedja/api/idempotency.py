@@ -16,6 +16,7 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vardekedja.api.problems import problem
@@ -91,7 +92,8 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if not key or len(key) > MAX_KEY_LENGTH or b"\x00" in key:
-            await problem(422, f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters")(scope, receive, send)
+            detail = f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters"
+            await problem(422, detail, errors=[{"field": "Idempotency-Key", "message": detail}])(scope, receive, send)
             return
         body = await self._read_body(receive)
         if body is None:
@@ -111,7 +113,12 @@ class IdempotencyMiddleware:
     async def _read_body(self, receive: Receive) -> bytes | None:
         chunks, size = [], 0
         while True:
-            message = await receive()
+            try:
+                message = await receive()
+            except HTTPException as error:  # the body limiter outside us refuses a streamed body
+                if error.status_code == 413:
+                    return None
+                raise
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
@@ -123,7 +130,8 @@ class IdempotencyMiddleware:
     async def _answer_repeat(self, earlier: dict[str, Any], fingerprint: str, scope: Scope, receive: Receive,
                              send: Send) -> None:  # fmt: skip
         if earlier["fingerprint"] != fingerprint:
-            response = problem(422, "this Idempotency-Key was used with another request")
+            detail = "this Idempotency-Key was used with another request"
+            response = problem(422, detail, errors=[{"field": "Idempotency-Key", "message": detail}])
         elif earlier["state"] != "done":
             response = problem(409, "a request with this Idempotency-Key is still being processed")
         else:

@@ -67,7 +67,17 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, watch)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = _template(scope) if scope.get("route") is not None else "unmatched"
             self.metrics.requests.labels(scope["method"], template, str(status)).inc()
             self.metrics.latency.labels(scope["method"], template).observe(time.perf_counter() - started)
+
+
+def _template(scope: Scope) -> str:
+    """The matched route's full path template, such as ``/v1/deliveries/{delivery_id}/schedule``.
+
+    Rebuilt from the path and its parameters because newer FastAPI versions put
+    the route in the scope as its router declared it, without the routers'
+    prefixes (``/{delivery_id}/schedule``), which would merge different routes.
+    """
+    names = {str(value): name for name, value in scope.get("path_params", {}).items()}
+    return "/".join(f"{{{names[part]}}}" if part in names else part for part in scope["path"].split("/"))

@@ -26,6 +26,7 @@ from vardekedja.domain.errors import (
     RuleViolationError,
 )
 from vardekedja.projections.paging import InvalidCursorError
+from vardekedja.stripe_gateway import StripeUnavailableError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -96,6 +97,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _domain(_request: Request, error: DomainError) -> JSONResponse:
         return problem(status_of(error), str(error), errors=_field_errors(error))
 
+    @app.exception_handler(StripeUnavailableError)
+    async def _stripe(_request: Request, error: StripeUnavailableError) -> JSONResponse:
+        # Stripe (or its stand-in) refused or was unreachable: what was recorded stays; try again later.
+        return problem(503, str(error))
+
     @app.exception_handler(ApiError)
     async def _api(_request: Request, error: ApiError) -> JSONResponse:
         return problem(error.status, error.detail, headers=error.headers)
@@ -111,5 +117,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8, say): invalid input, like any other.
+            return problem(422, "the request body could not be read as JSON",
+                           errors=[{"field": "body", "message": str(error.detail)}])  # fmt: skip
         detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
         return problem(error.status_code, detail, headers=getattr(error, "headers", None))

@@ -16,11 +16,14 @@ from typing import Any
 
 GENESIS = "0" * 64
 
+# One encoder for every event: ``json.dumps`` with these options would build a new one per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 def canonical(position: int, stream_id: str, version: int, type_: str, time: str, data: Any) -> bytes:
     record = {"data": data, "position": position, "stream_id": stream_id, "time": time, "type": type_,
               "version": version}  # fmt: skip
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(record).encode()
 
 
 def chain(previous: str, encoded: bytes) -> str:

@@ -21,6 +21,7 @@ from vardekedja.runtime import Runtime
 
 BATCH = 5000
 FORMAT = "vardekedja-audit-export/1"
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one for all lines, not one per line
 
 
 def _record(notification: Any, stored_hash: str | None) -> dict[str, Any]:
@@ -39,7 +40,9 @@ def records(runtime: Runtime, chain: AuditChain, *, after: int = 0, up_to: int |
     recorder = runtime.marketplace.recorder
     position = after
     while position < head:
-        notifications = [n for n in recorder.select_notifications(position + 1, BATCH) if n.id <= head]
+        # From the very start when asked for everything: an event slipped in before position 1 is tampering too.
+        start = None if position == after == 0 else position + 1
+        notifications = [n for n in recorder.select_notifications(start, BATCH) if n.id <= head]
         with runtime.database.reader.connect() as connection:
             links = {row["position"]: row for row in chain.hashes(connection, position, BATCH) if row["position"] <= head}
         # Walk only as far as both sides have been read, so a gap in one is never mistaken for an end.
@@ -63,12 +66,15 @@ def verify_store(runtime: Runtime, chain: AuditChain, public_key: str | None = N
     """Recompute the chain from the store, compare it with the recorded hashes and checkpoints, check the money."""
     report = Report()
     check, money = ChainCheck(report), MoneyCheck()
-    for record in records(runtime, chain):
+    # Checkpoints first, then the head: every checkpoint read is then at or below the head unless
+    # the chain's newest links were removed (which the check reports).
+    with runtime.database.reader.connect() as connection:
+        checkpoints = chain.all_checkpoints(connection)
+        head = chain.position(connection)
+    for record in records(runtime, chain, up_to=head):
         check.feed(record)
         if record["data"] is not None:
             money.feed(record)
-    with runtime.database.reader.connect() as connection:
-        checkpoints = chain.all_checkpoints(connection)
     public = parse_public_key(public_key) if public_key else chain_public_key(chain)
     check.check_checkpoints(checkpoints, public)
     report.money_problems = money.problems()
@@ -102,9 +108,9 @@ def export(runtime: Runtime, chain: AuditChain, out: IO[str], *, after: int = 0,
     header = {"format": FORMAT, "after": after, "previous_hash": previous, "head": head,
               "public_key": public_key_text(chain.signing_key) if chain.signing_key else None}  # fmt: skip
     out.write(json.dumps(header, ensure_ascii=False) + "\n")
-    count = 0
+    count, encode = 0, _LINE_ENCODER.encode
     for record in records(runtime, chain, after=after, up_to=head):
-        out.write(json.dumps({"event": record}, ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.write(encode({"event": record}) + "\n")
         count += 1
         if progress is not None and count % BATCH == 0:
             progress(record["position"], head)
@@ -132,17 +138,22 @@ def verify_file(path: Path, public_key: str | None, *, extends: Path | None = No
         if header["after"]:
             report.notes.append(f"export starts after position {header['after']}: money is checked for the "
                                 "orders placed within it")  # fmt: skip
-        for line in handle:
-            item = json.loads(line)
-            if "event" in item:
-                check.feed(item["event"])
-                money.feed(item["event"])
-            elif "checkpoint" in item:
+        loads, feed_chain, feed_money = json.loads, check.feed, money.feed
+        for number, line in enumerate(handle, start=2):
+            item = loads(line)
+            event = item.get("event") if type(item) is dict else None
+            if event is not None:
+                feed_chain(event)
+                feed_money(event)
+            elif type(item) is dict and "checkpoint" in item:
                 checkpoints.append(item["checkpoint"])
+            else:
+                raise ValueError(f"line {number} is neither an event nor a checkpoint")
     key_text = public_key or header.get("public_key")
     if public_key is None:
         report.notes.append("no --public-key given: checkpoints checked against the key the file names")
     check.check_checkpoints(checkpoints, parse_public_key(key_text) if key_text else None)
+    check.check_head_signed(int(header["after"]))
     report.money_problems, report.orders_checked = money.problems(), len(money.orders)
     if extends is not None:
         _check_extends(report, check, extends)

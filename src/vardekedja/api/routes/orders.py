@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 
 from vardekedja.api.deps import BuyerDep, CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, recorded
-from vardekedja.api.problems import ApiError
+from vardekedja.api.problems import ApiError, Problem
 from vardekedja.api.resources import OrderDetail, OrderOut, Page
 from vardekedja.api.schemas import CancelIn, OrderIn
 from vardekedja.domain.organisation import Role
@@ -57,7 +57,8 @@ def get_order(order_id: UUID, caller: CallerDep, views: ViewsDep, runtime: Runti
     return OrderDetail.from_row(row)
 
 
-@router.post("/orders/{order_id}/cancel", response_model=OrderOut)
+@router.post("/orders/{order_id}/cancel", response_model=OrderOut,
+             responses={503: {"model": Problem, "description": "the refund could not be made now"}})
 def cancel_order(order_id: UUID, caller: BuyerDep, runtime: RuntimeDep, response: Response,
                  body: CancelIn | None = None) -> OrderOut:  # fmt: skip
     """Cancel before production starts; a paid order is refunded in full."""

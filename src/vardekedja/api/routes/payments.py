@@ -60,7 +60,7 @@ def checkout(order_id: UUID, caller: BuyerDep, runtime: RuntimeDep, response: Re
 
 @router.post("/payments/stripe/webhook", response_model=WebhookOut)
 async def stripe_webhook(
-    request: Request, runtime: RuntimeDep,
+    request: Request, runtime: RuntimeDep, response: Response,
     stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
 ) -> WebhookOut:  # fmt: skip
     """Stripe's events, verified on the raw body; each event id takes effect once."""
@@ -70,6 +70,7 @@ async def stripe_webhook(
     except ValueError as error:
         raise ApiError(400, str(error)) from None
     if event is None:
+        recorded(response, runtime.marketplace.position)
         return WebhookOut(received=True)
     try:
         order_id = UUID(event.order_id or "")
@@ -77,7 +78,7 @@ async def stripe_webhook(
         raise ApiError(400, "the payment names no order") from None
     from anyio import to_thread
 
-    def apply() -> bool:
+    def apply() -> tuple[bool, int]:
         try:
             done = runtime.marketplace.record_payment_notice(
                 provider_event_id=event.id, kind="succeeded" if event.type.endswith("succeeded") else "failed",
@@ -86,9 +87,11 @@ async def stripe_webhook(
             )  # fmt: skip
         except NotFoundError:
             raise ApiError(400, f"no order {order_id}") from None
-        return done is None
+        return done is None, runtime.marketplace.position if done is None else done.position
 
-    return WebhookOut(received=True, duplicate=await to_thread.run_sync(apply))
+    duplicate, position = await to_thread.run_sync(apply)
+    recorded(response, position)
+    return WebhookOut(received=True, duplicate=duplicate)
 
 
 # The payment page. It is not part of the v1 contract: a buyer's browser opens it
