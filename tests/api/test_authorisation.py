@@ -342,7 +342,7 @@ TABLE: dict[tuple[str, str, str], Route] = {
     ("POST", "/v1/organisations", ""): Route(t_new_organisation, {"operator": 201}),
     ("GET", "/v1/me", ""): Route(t_nothing, everyone(200)),
     ("GET", "/v1/organisations/{organisation_id}", ""): Route(
-        t_organisation, {**everyone((200, 404)), "operator": (200, 200)}),
+        t_organisation, {**everyone((200, 404)), "operator": (200, 200), "auditor": (200, 200)}),
     ("POST", "/v1/organisations/{organisation_id}/api-keys", ""): Route(
         t_organisation, {**everyone((201, 404)), "operator": (201, 201), "auditor": (403, 403)}),
     ("DELETE", "/v1/organisations/{organisation_id}/api-keys/{key_id}", ""): Route(

@@ -554,3 +554,11 @@ def test_metrics_count_requests_per_route_and_show_each_projections_lag(client: 
         "vardekedja_event_store_position",
     ):  # fmt: skip
         assert any(line.startswith(expected + " ") for line in lines), expected
+
+
+def test_a_read_that_fails_still_says_how_far_the_views_had_got(client, operator) -> None:
+    response = client.get("/v1/orders/00000000-0000-4000-8000-000000000000", headers=operator)
+
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert int(response.headers["Vardekedja-Position"]) >= 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
@@ -22,7 +22,11 @@ POSITION_HEADER = "Vardekedja-Position"
 MIN_POSITION_HEADER = "Vardekedja-Min-Position"
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies that neither block nor do I/O are ``async def``: FastAPI runs a plain
+# ``def`` dependency in the thread pool, and each such hop costs more than the work.
+
+
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -30,7 +34,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_marketplace(runtime: RuntimeDep) -> Marketplace:
+async def get_marketplace(runtime: RuntimeDep) -> Marketplace:
     return runtime.marketplace
 
 
@@ -92,10 +96,10 @@ def authenticate(
 CallerDep = Annotated[Caller, Depends(authenticate)]
 
 
-def role(*roles: Role) -> Callable[[Caller], Caller]:
+def role(*roles: Role) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency that admits only the given roles (403 for the others)."""
 
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:
         if caller.role not in roles:
             allowed = " or ".join(r.value for r in roles)
             raise ApiError(403, f"only a {allowed} may do this; you are a {caller.role.value}")
@@ -106,6 +110,7 @@ def role(*roles: Role) -> Callable[[Caller], Caller]:
 
 def read_views(
     runtime: RuntimeDep,
+    request: Request,
     response: Response,
     min_position: Annotated[
         int | None,
@@ -124,7 +129,9 @@ def read_views(
     # would only hold a worker thread for the whole timeout.
     if min_position is not None and runtime.database.processed() < min_position <= runtime.marketplace.position:
         runtime.wait_for(min_position, READ_WAIT_SECONDS)
-    response.headers[POSITION_HEADER] = str(runtime.database.processed())
+    position = str(runtime.database.processed())
+    response.headers[POSITION_HEADER] = position
+    request.state.views_position = position  # for an error answer too (see problems.py)
     with runtime.database.reader.connect() as connection:
         yield connection
 

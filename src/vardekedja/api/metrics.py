@@ -57,6 +57,9 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        # Routing copies the scope; a state dict made here is shared by every copy, so what a
+        # dependency notes on request.state is still there for the error handlers.
+        scope.setdefault("state", {})
 
         async def watch(message: Message) -> None:
             nonlocal status

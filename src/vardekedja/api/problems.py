@@ -92,10 +92,18 @@ def _location(parts: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in parts[1:]) or str(parts[0]) if parts else "body"
 
 
+def _position(request: Request, headers: dict[str, str] | None = None) -> dict[str, str] | None:
+    """A read that fails still says how far the views had got, so a 404 from lagging views can be told apart."""
+    position = getattr(request.state, "views_position", None)
+    if position is None:
+        return headers
+    return {**(headers or {}), "Vardekedja-Position": position}
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_request: Request, error: DomainError) -> JSONResponse:
-        return problem(status_of(error), str(error), errors=_field_errors(error))
+    async def _domain(request: Request, error: DomainError) -> JSONResponse:
+        return problem(status_of(error), str(error), errors=_field_errors(error), headers=_position(request))
 
     @app.exception_handler(StripeUnavailableError)
     async def _stripe(_request: Request, error: StripeUnavailableError) -> JSONResponse:
@@ -103,8 +111,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(503, str(error))
 
     @app.exception_handler(ApiError)
-    async def _api(_request: Request, error: ApiError) -> JSONResponse:
-        return problem(error.status, error.detail, headers=error.headers)
+    async def _api(request: Request, error: ApiError) -> JSONResponse:
+        return problem(error.status, error.detail, headers=_position(request, error.headers))
 
     @app.exception_handler(InvalidCursorError)
     async def _cursor(_request: Request, error: InvalidCursorError) -> JSONResponse:

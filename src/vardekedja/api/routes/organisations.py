@@ -42,8 +42,9 @@ def me(caller: CallerDep, views: ViewsDep, runtime: RuntimeDep) -> OrganisationO
 
 @router.get("/organisations/{organisation_id}", response_model=OrganisationOut)
 def get_organisation(organisation_id: UUID, caller: CallerDep, views: ViewsDep, runtime: RuntimeDep) -> OrganisationOut:
-    """An organisation, to the operator or to itself."""
-    _operator_or_self(caller, organisation_id)
+    """An organisation, to the operator, to auditors (who read everything) or to itself."""
+    if caller.role is not Role.AUDITOR:
+        _operator_or_self(caller, organisation_id)
     row = runtime.view("organisations").organisation(views, organisation_id)
     if row is None:
         raise ApiError(404, f"no organisation {organisation_id}")
