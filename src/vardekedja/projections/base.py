@@ -242,21 +242,6 @@ class Projection:
             rows = self.rows[table] = Rows(table)
             return rows
 
-    def _handler(self, event_type: type) -> Any:
-        """The registered handler for an event type, or None; looked up once per type.
-
-        Calling the ``singledispatchmethod`` itself builds a bound wrapper on
-        every call, which costs more than most handlers do.
-        """
-        try:
-            return self._handlers[event_type]
-        except KeyError:
-            dispatcher = type(self).__dict__.get("process_event", Projection.__dict__["process_event"]).dispatcher
-            handler = dispatcher.dispatch(event_type)
-            fallback = dispatcher.dispatch(object)
-            self._handlers[event_type] = found = None if handler is fallback else handler
-            return found
-
     @singledispatchmethod
     def process_event(self, domain_event: Any, position: int) -> None:
         """Events this projection has no handler for change nothing."""
