@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from vardekedja.application import Marketplace, PaymentGateway
@@ -22,6 +24,33 @@ from vardekedja.settings import Settings
 from vardekedja.stripe_gateway import StripeGateway
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _schema_lock(settings: Settings) -> Iterator[None]:
+    """Serialise creating tables on PostgreSQL.
+
+    The event store library redefines its functions at every start, and
+    several server workers starting together then fail with "tuple
+    concurrently updated"; an advisory lock makes them take turns. SQLite
+    needs none (its DDL takes the database's write lock).
+    """
+    if not settings.uses_postgres:
+        yield
+        return
+    import hashlib
+
+    import psycopg
+
+    assert settings.database_url is not None
+    key = int.from_bytes(hashlib.sha256(f"vardekedja-schema:{settings.database_schema}".encode()).digest()[:8],
+                         "big", signed=True)  # fmt: skip
+    with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 class Runtime:
@@ -39,17 +68,18 @@ class Runtime:
             self.stripe = payments if isinstance(payments, StripeGateway) else None
         if not settings.uses_postgres:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.marketplace = Marketplace(
-            settings.event_store_env(), platform_fee_rate=settings.fee_rate, payments=payments
-        )
-        self.database = ViewDatabase(settings)
-        self.projections: list[Projection] = all_projections()
-        self.database.create(self.views_list)
-        self.database.watch(self.views_list)
         key_path, _ = ensure_signing_key(settings.data_dir)
+        self.projections: list[Projection] = all_projections()
         self.chain = AuditChain(load_signing_key(key_path))
-        with self.database.writer.begin() as connection:
-            self.chain.create(connection)
+        with _schema_lock(settings):
+            self.marketplace = Marketplace(
+                settings.event_store_env(), platform_fee_rate=settings.fee_rate, payments=payments
+            )
+            self.database = ViewDatabase(settings)
+            self.database.create(self.views_list)
+            with self.database.writer.begin() as connection:
+                self.chain.create(connection)
+        self.database.watch(self.views_list)
         self.projector = Projector(self.marketplace, self.database, self.projections, chain=self.chain)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
