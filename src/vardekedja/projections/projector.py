@@ -87,14 +87,17 @@ class Projector:
         if not self.projections:
             return len(notifications)
         events = self._decode(notifications)
-        for projection in self.projections:
-            try:
-                with self.database.writer.begin() as connection:
+        # One transaction for the batch: every view's rows and position commit together,
+        # which also saves a commit (and on SQLite a WAL sync) per view and batch.
+        try:
+            with self.database.writer.begin() as connection:
+                for projection in self.projections:
                     projection.process_batch(connection, events)
-            except ConcurrentProjectorError:
-                log.warning("%s was advanced elsewhere; rereading its position", projection.name)
-                self.refresh_positions()
-                return len(events)
+        except ConcurrentProjectorError as error:
+            log.warning("%s; rereading the positions", error)
+            self.refresh_positions()
+            return len(notifications)
+        for projection in self.projections:
             # A projection whose position was already further (after a swap) keeps that one.
             self._positions[projection.name] = max(self._positions[projection.name], events[-1][0])
         return len(notifications)
