@@ -16,14 +16,22 @@ from typing import Any
 
 GENESIS = "0" * 64
 
-# One encoder for every event: ``json.dumps`` with these options would build a new one per call.
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# One encoder for every event: ``json.dumps`` with these options would build a new one per call, and
+# ``JSONEncoder.encode`` still builds its C encoder per call, so that is made once here, with exactly the
+# arguments ``encode`` gives it. (Cycles cannot occur in decoded JSON, so they are not looked for.)
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False)
+_make_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+if _make_c_encoder is not None:
+    _chunks = _make_c_encoder(None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", True,
+                              False, True)  # fmt: skip
+else:  # pragma: no cover - a Python without the C accelerator
+    _chunks = _ENCODER.iterencode
 
 
 def canonical(position: int, stream_id: str, version: int, type_: str, time: str, data: Any) -> bytes:
     record = {"data": data, "position": position, "stream_id": stream_id, "time": time, "type": type_,
               "version": version}  # fmt: skip
-    return _ENCODER.encode(record).encode()
+    return "".join(_chunks(record, 0)).encode()
 
 
 def chain(previous: str, encoded: bytes) -> str:

@@ -138,7 +138,7 @@ def verify_file(path: Path, public_key: str | None, *, extends: Path | None = No
         if header["after"]:
             report.notes.append(f"export starts after position {header['after']}: money is checked for the "
                                 "orders placed within it")  # fmt: skip
-        loads, feed_chain, feed_money = json.loads, check.feed, money.feed
+        loads, feed_chain, feed_money = _line_reader(), check.feed, money.feed
         for number, line in enumerate(handle, start=2):
             item = loads(line)
             event = item.get("event") if type(item) is dict else None
@@ -158,6 +158,27 @@ def verify_file(path: Path, public_key: str | None, *, extends: Path | None = No
     if extends is not None:
         _check_extends(report, check, extends)
     return report
+
+
+def _line_reader() -> Callable[[str], Any]:
+    """``json.loads`` for one line of JSON Lines, with less overhead per call.
+
+    ``raw_decode`` is the same parser without the two whitespace scans and
+    calls around it; a line it does not take whole (leading or trailing
+    content) goes to ``json.loads`` itself, which accepts or rejects it.
+    """
+    decode = json.JSONDecoder().raw_decode
+
+    def loads(line: str) -> Any:
+        try:
+            value, end = decode(line)
+        except json.JSONDecodeError:
+            return json.loads(line)
+        if line[end:].strip(" \t\n\r"):
+            return json.loads(line)
+        return value
+
+    return loads
 
 
 def _check_extends(report: Report, check: ChainCheck, older: Path) -> None:

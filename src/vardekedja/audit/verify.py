@@ -160,8 +160,8 @@ class MoneyCheck:
             return
         # Only the events whose typed values are read are unwrapped (``plain``): it is the costly part.
         if kind == "Payout.Owed":
-            data = plain(record["data"])
-            self.payouts[str(UUID(data["order_id"]))].append(data)
+            data = record["data"]
+            self.payouts[str(UUID(plain(data["order_id"])))].append(data)
             return
         if kind == "Order.Placed":
             self.orders[record["stream_id"]] = {"data": plain(record["data"]), "paid": 0, "refunded": 0,
