@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean lint
+.PHONY: run test install bench fuzz clean lint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ run: $(STAMP)
 	$(BIN)/vardekedja serve --host 127.0.0.1 --port 8000 --local-stripe
 
 bench: $(STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in $(filter-out bench/schemathesis_long.py,$(wildcard bench/*.py)); do \
+		echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# Schemathesis for longer than the test suite does: every phase, role and operation (FUZZ_ARGS=--max-time 300).
+fuzz: $(STAMP)
+	$(BIN)/python bench/schemathesis_long.py $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -129,10 +129,11 @@ def read_views(
     # would only hold a worker thread for the whole timeout.
     if min_position is not None and runtime.database.processed() < min_position <= runtime.marketplace.position:
         runtime.wait_for(min_position, READ_WAIT_SECONDS)
-    position = str(runtime.database.processed())
-    response.headers[POSITION_HEADER] = position
-    request.state.views_position = position  # for an error answer too (see problems.py)
     with runtime.database.reader.connect() as connection:
+        # In the transaction the route reads in, so the position is that of what it reads.
+        position = str(runtime.database.processed(connection))
+        response.headers[POSITION_HEADER] = position
+        request.state.views_position = position  # for an error answer too (see problems.py)
         yield connection
 
 

@@ -26,7 +26,10 @@ BUSY_TIMEOUT_MS = 10_000
 
 
 def _sqlite_engine(path: str, *, begin: str) -> Engine:
-    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 10})
+    # A pool as deep as the server's thread pool (40): past the default five (plus ten
+    # overflow), every checkout under load opened, configured and closed a connection.
+    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 10},
+                              pool_size=40, max_overflow=10)  # fmt: skip
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -89,9 +92,11 @@ class ViewDatabase:
         union = sa.union_all(*parts).subquery()
         self._position_query = sa.select(sa.func.min(union.c.position))
 
-    def processed(self) -> int:
-        """The position every watched view has reached."""
+    def processed(self, connection: sa.Connection | None = None) -> int:
+        """The position every watched view has reached (as seen by ``connection``, if given)."""
         assert self._position_query is not None, "call watch() first"
+        if connection is not None:
+            return int(connection.execute(self._position_query).scalar_one_or_none() or 0)
         with self.reader.connect() as connection:
             return int(connection.execute(self._position_query).scalar_one_or_none() or 0)
 
