@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -20,6 +22,8 @@ from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 
 MAX_BODY = 1 << 20
+STARTUP_CATCH_UP_SECONDS = 30.0
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 The Värdekedja marketplace: designers publish furniture for public meeting places, local workshops make it,
@@ -58,6 +62,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             )  # fmt: skip
         if settings.embedded_projector:
             current.start_embedded_projector()
+            # Serve once the views have caught up with what is already recorded (the
+            # operator key from the environment included), or after a bounded wait.
+            head = current.marketplace.position
+            if not await to_thread.run_sync(current.wait_for, head, STARTUP_CATCH_UP_SECONDS):
+                log.warning("serving before the views caught up with position %d", head)
         try:
             yield
         finally:

@@ -85,9 +85,12 @@ def authenticate(
         raise ApiError(401, "the API key is malformed", headers=UNAUTHORISED)
     caller = _lookup(runtime, *parts)
     if caller is None:
+        # Look once more after the views have caught up with the store; and always once
+        # more, since they may have caught up between the first look and this check.
         head = runtime.marketplace.position
-        if runtime.database.processed() < head and runtime.wait_for(head, READ_WAIT_SECONDS):
-            caller = _lookup(runtime, *parts)
+        if runtime.database.processed() < head:
+            runtime.wait_for(head, READ_WAIT_SECONDS)
+        caller = _lookup(runtime, *parts)
     if caller is None:
         raise ApiError(401, "the API key is unknown or revoked", headers=UNAUTHORISED)
     return caller
