@@ -207,7 +207,7 @@ def _runtime() -> Runtime:
 def project(
     poll_interval: float = typer.Option(1.0, min=0.01, help="Seconds between polls when nothing wakes it."),
     batch_size: int | None = typer.Option(
-        None, min=1, help="Events per batch (one transaction per view); default 2000. Smaller batches commit more often."
+        None, min=1, help="Events per batch (one transaction per view); default 5000. Smaller batches commit more often."
     ),
 ) -> None:
     """Run the projector on its own, following the event store until stopped (Ctrl-C or SIGTERM).

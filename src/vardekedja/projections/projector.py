@@ -31,7 +31,7 @@ from vardekedja.projections.database import ViewDatabase
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 LOCK_POLL_INTERVAL = 0.2  # how often a waiting projector tries the lock again and checks for a stop
 
 
