@@ -43,6 +43,7 @@ class Rows:
         self._new: set[Any] = set()
         self._changed: set[Any] = set()
         self._deleted: set[Any] = set()
+        self._before: dict[Any, dict[str, Any]] = {}
         self._select = table.select().where(
             *[table.c[name] == sa.bindparam(f"k_{name}") for name in self.key_columns]
         )
@@ -68,8 +69,9 @@ class Rows:
     def row(self, connection: Connection, key: Any) -> dict[str, Any] | None:
         """The row to change in place, or None if the view never saw it (then nothing changes)."""
         row = self.get(connection, key)
-        if row is not None and key not in self._new:
+        if row is not None and key not in self._new and key not in self._changed:
             self._changed.add(key)
+            self._before[key] = dict(row)  # to write back only the columns that change
         return row
 
     def prefetch(self, connection: Connection, values: set[Any], chunk: int = 500) -> None:
@@ -116,18 +118,23 @@ class Rows:
         if self._new:
             connection.execute(self.table.insert(), [self._rows[key] for key in self._new])
         if self._changed:
+            # Rows are grouped by the columns that actually changed, one executemany per group:
+            # binding every column of every changed row cost more than the writes themselves.
             columns = [c.name for c in self.table.columns if c.name not in self.key_columns]
-            statement = self.table.update().where(*key_match).values(
-                {name: sa.bindparam(f"v_{name}") for name in columns}
-            )
-            params = []
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for key in self._changed:
-                row = self._rows[key]
+                row, before = self._rows[key], self._before.get(key)
                 assert row is not None
-                entry = self._key_params(key)
-                entry.update({f"v_{name}": row[name] for name in columns})
-                params.append(entry)
-            connection.execute(statement, params)
+                changed = tuple(name for name in columns if before is None or row[name] != before[name])
+                if changed:
+                    entry = self._key_params(key)
+                    entry.update({f"v_{name}": row[name] for name in changed})
+                    groups.setdefault(changed, []).append(entry)
+            for changed, params in groups.items():
+                statement = self.table.update().where(*key_match).values(
+                    {name: sa.bindparam(f"v_{name}") for name in changed}
+                )
+                connection.execute(statement, params)
         self.reset()
 
     def reset(self) -> None:
@@ -136,6 +143,7 @@ class Rows:
         self._new.clear()
         self._changed.clear()
         self._deleted.clear()
+        self._before.clear()
 
 
 class View:
