@@ -29,9 +29,9 @@ def parse_rate(text: str) -> Fraction:
     return rate
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LinePrice:
-    """One order line priced at the moment the order is placed."""
+    """One order line priced at the moment the order is placed (an ``OrderLine`` is one, too)."""
 
     quantity: int
     royalty_ore: int

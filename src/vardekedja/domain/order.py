@@ -22,7 +22,7 @@ from vardekedja.domain.errors import (
     NotOwnerError,
     NotPublishedError,
 )
-from vardekedja.domain.money import VAT_RATE, price_line, round_half_up
+from vardekedja.domain.money import LinePrice, price_line
 
 MAX_LINES = 100
 MAX_QUANTITY = 100
@@ -60,8 +60,8 @@ class LineRequest:
     revision: int | None = None
 
 
-@dataclass(frozen=True)
-class OrderLine:
+@dataclass(frozen=True, kw_only=True)
+class OrderLine(LinePrice):
     """A line as frozen at placement: what was ordered, from whom, at which price."""
 
     line_no: int
@@ -70,32 +70,6 @@ class OrderLine:
     designer_id: UUID
     title: str
     required_capabilities: tuple[str, ...]
-    quantity: int
-    royalty_ore: int
-    production_fee_ore: int
-    installation_fee_ore: int
-    unit_platform_fee_ore: int
-
-    @property
-    def unit_price_ore(self) -> int:
-        return (
-            self.royalty_ore
-            + self.production_fee_ore
-            + self.installation_fee_ore
-            + self.unit_platform_fee_ore
-        )
-
-    @property
-    def amount_ore(self) -> int:
-        return self.unit_price_ore * self.quantity
-
-    @property
-    def platform_fee_ore(self) -> int:
-        return self.unit_platform_fee_ore * self.quantity
-
-    @property
-    def vat_ore(self) -> int:
-        return round_half_up(self.amount_ore * VAT_RATE)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OrderLine:
