@@ -19,6 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from vardekedja.domain.organisation import Role
+
 NEXT_SUFFIX = "__next"
 OLD_SUFFIX = "__old"
 
@@ -176,6 +178,22 @@ class View:
     def define(self) -> None:
         """Declare the view's tables on ``self.metadata``."""
 
+    def workshop_reach(self) -> tuple[sa.Table, sa.Table]:
+        """The view's own copy of each workshop's capabilities and service area (for eligibility queries)."""
+        capabilities = sa.Table(
+            self.table_name("workshop_capabilities"),
+            self.metadata,
+            sa.Column("workshop_id", sa.Uuid, primary_key=True),
+            sa.Column("capability", sa.String, primary_key=True),
+        )
+        areas = sa.Table(
+            self.table_name("workshop_areas"),
+            self.metadata,
+            sa.Column("workshop_id", sa.Uuid, primary_key=True),
+            sa.Column("municipality", sa.String, primary_key=True, index=True),
+        )
+        return capabilities, areas
+
     def extra_ddl(self, dialect: str) -> list[str]:
         """Statements the metadata cannot express (a full-text index), run after create."""
         return []
@@ -316,6 +334,15 @@ class Projection:
     def delete(self, table: sa.Table, key: Any) -> None:
         assert self.connection is not None
         self.table_rows(table).delete(self.connection, key)
+
+    def record_workshop_reach(self, registered: Any, capabilities: sa.Table, areas: sa.Table) -> None:
+        """Copy a newly registered workshop's capabilities and service area into ``workshop_reach`` tables."""
+        if registered.role != Role.WORKSHOP:
+            return
+        for capability in registered.capabilities:
+            self.insert(capabilities, workshop_id=registered.originator_id, capability=capability)
+        for municipality in registered.service_area:
+            self.insert(areas, workshop_id=registered.originator_id, municipality=municipality)
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):

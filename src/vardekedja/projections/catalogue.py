@@ -20,9 +20,9 @@ from sqlalchemy.engine import Connection
 
 from vardekedja.domain.design import Design, Specification
 from vardekedja.domain.money import round_half_up
-from vardekedja.domain.organisation import Organisation, Role, normalise_names
+from vardekedja.domain.organisation import Organisation, normalise_names
 from vardekedja.projections.base import Projection, UtcDateTime, View
-from vardekedja.projections.paging import Page, decode_cursor, encode_cursor
+from vardekedja.projections.paging import Page, newest_first
 
 SPEC_COLUMNS = (
     "title", "description", "category", "materials", "required_capabilities", "width_mm", "depth_mm",
@@ -78,18 +78,7 @@ class CatalogueView(View):
             sa.Column("design_id", sa.Uuid, primary_key=True),
             sa.Column("capability", sa.String, primary_key=True, index=True),
         )
-        self.workshop_capabilities = sa.Table(
-            self.table_name("workshop_capabilities"),
-            self.metadata,
-            sa.Column("workshop_id", sa.Uuid, primary_key=True),
-            sa.Column("capability", sa.String, primary_key=True),
-        )
-        self.workshop_areas = sa.Table(
-            self.table_name("workshop_areas"),
-            self.metadata,
-            sa.Column("workshop_id", sa.Uuid, primary_key=True),
-            sa.Column("municipality", sa.String, primary_key=True, index=True),
-        )
+        self.workshop_capabilities, self.workshop_areas = self.workshop_reach()
         # SQLite's FTS5 table; declared apart because create_all cannot make it.
         self.search = sa.Table(
             self.table_name("search"),
@@ -156,13 +145,7 @@ class CatalogueView(View):
             query = query.where(self._made_in(_key(municipality)))
         if max_unit_price_ore is not None:
             query = query.where(d.c.price_base_ore <= largest_base(max_unit_price_ore, fee_rate))
-        after = decode_cursor(cursor)
-        if after is not None:
-            query = query.where(d.c.listing < after)
-        rows = connection.execute(query.order_by(d.c.listing.desc()).limit(limit + 1)).mappings().all()
-        items = [dict(row) for row in rows[:limit]]
-        more = len(rows) > limit
-        return Page(items, encode_cursor(items[-1]["listing"]) if more else None)
+        return newest_first(connection, query, d.c.listing, limit=limit, cursor=cursor)
 
     def _matches(self, dialect: str, terms: list[str]) -> sa.ColumnElement[bool]:
         d = self.designs
@@ -293,12 +276,7 @@ class CatalogueProjection(Projection):
 
     @process_event.register
     def _(self, domain_event: Organisation.Registered, position: int) -> None:
-        if domain_event.role != Role.WORKSHOP:
-            return
-        for capability in domain_event.capabilities:
-            self.insert(self.view.workshop_capabilities, workshop_id=domain_event.originator_id, capability=capability)
-        for municipality in domain_event.service_area:
-            self.insert(self.view.workshop_areas, workshop_id=domain_event.originator_id, municipality=municipality)
+        self.record_workshop_reach(domain_event, self.view.workshop_capabilities, self.view.workshop_areas)
 
     def _replace_members(self, table: sa.Table, column: str, design_id: UUID, old: list[str], new: list[str]) -> None:
         old_set, new_set = set(old), set(normalise_names(new))

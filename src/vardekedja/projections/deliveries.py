@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from vardekedja.domain.delivery import Delivery
 from vardekedja.domain.order import Order
 from vardekedja.projections.base import Projection, UtcDateTime, View
-from vardekedja.projections.paging import Page, decode_cursor, encode_cursor
+from vardekedja.projections.paging import Page, newest_first
 
 
 class DeliveriesView(View):
@@ -62,12 +62,7 @@ class DeliveriesView(View):
                                        d.c.buyer_id == party_id))  # fmt: skip
         if status is not None:
             query = query.where(d.c.status == status)
-        after = decode_cursor(cursor)
-        if after is not None:
-            query = query.where(d.c.position < after)
-        rows = connection.execute(query.order_by(d.c.position.desc()).limit(limit + 1)).mappings().all()
-        items = [dict(row) for row in rows[:limit]]
-        return Page(items, encode_cursor(items[-1]["position"]) if len(rows) > limit else None)
+        return newest_first(connection, query, d.c.position, limit=limit, cursor=cursor)
 
 
 class DeliveriesProjection(Projection):

@@ -13,7 +13,7 @@ from vardekedja.domain.delivery import Delivery
 from vardekedja.domain.order import Order, OrderLine
 from vardekedja.domain.production import ProductionOrder
 from vardekedja.projections.base import Projection, UtcDateTime, View
-from vardekedja.projections.paging import Page, decode_cursor, encode_cursor
+from vardekedja.projections.paging import Page, newest_first
 
 
 class OrdersView(View):
@@ -97,12 +97,9 @@ class OrdersView(View):
             query = query.where(o.c.buyer_id == buyer_id)
         if status is not None:
             query = query.where(o.c.status == status)
-        after = decode_cursor(cursor)
-        if after is not None:
-            query = query.where(o.c.position < after)
-        found = connection.execute(query.order_by(o.c.position.desc()).limit(limit + 1)).all()
-        items = [order for row in found[:limit] if (order := self.order(connection, row.id)) is not None]
-        return Page(items, encode_cursor(found[limit - 1].position) if len(found) > limit else None)
+        page = newest_first(connection, query, o.c.position, limit=limit, cursor=cursor)
+        items = [order for row in page.items if (order := self.order(connection, row["id"])) is not None]
+        return Page(items, page.next_cursor)
 
 
 class OrdersProjection(Projection):

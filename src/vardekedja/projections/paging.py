@@ -7,6 +7,9 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
 
 class InvalidCursorError(ValueError):
     """A cursor that this service did not hand out."""
@@ -32,3 +35,14 @@ def decode_cursor(cursor: str | None) -> int | None:
     if not text.startswith("p") or not text[1:].isdigit():
         raise InvalidCursorError("the cursor is not one this service handed out")
     return int(text[1:])
+
+
+def newest_first(connection: Connection, query: sa.Select[Any], position: sa.ColumnElement[int], *,
+                 limit: int, cursor: str | None) -> Page:  # fmt: skip
+    """One page of ``query`` ordered by ``position`` descending, and the cursor to the next page, if any."""
+    after = decode_cursor(cursor)
+    if after is not None:
+        query = query.where(position < after)
+    rows = connection.execute(query.order_by(position.desc()).limit(limit + 1)).mappings().all()
+    items = [dict(row) for row in rows[:limit]]
+    return Page(items, encode_cursor(items[-1][position.key]) if len(rows) > limit else None)

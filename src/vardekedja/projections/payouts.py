@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from vardekedja.domain.payout import Payout
 from vardekedja.projections.base import Projection, UtcDateTime, View
-from vardekedja.projections.paging import Page, decode_cursor, encode_cursor
+from vardekedja.projections.paging import Page, newest_first
 
 
 class PayoutsView(View):
@@ -41,12 +41,7 @@ class PayoutsView(View):
             query = query.where(p.c.party_id == party_id)
         if order_id is not None:
             query = query.where(p.c.order_id == order_id)
-        after = decode_cursor(cursor)
-        if after is not None:
-            query = query.where(p.c.position < after)
-        rows = connection.execute(query.order_by(p.c.position.desc()).limit(limit + 1)).mappings().all()
-        items = [dict(row) for row in rows[:limit]]
-        return Page(items, encode_cursor(items[-1]["position"]) if len(rows) > limit else None)
+        return newest_first(connection, query, p.c.position, limit=limit, cursor=cursor)
 
     def totals(self, connection: Connection, *, party_id: UUID | None = None) -> dict[str, int]:
         """Öre owed per role, for one party or for everyone."""

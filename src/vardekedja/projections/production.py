@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vardekedja.domain.delivery import Delivery
-from vardekedja.domain.organisation import Organisation, Role
+from vardekedja.domain.organisation import Organisation
 from vardekedja.domain.production import ProductionOrder
 from vardekedja.projections.base import Projection, UtcDateTime, View
-from vardekedja.projections.paging import Page, decode_cursor, encode_cursor
+from vardekedja.projections.paging import Page, newest_first
 
 
 class ProductionView(View):
@@ -52,18 +52,7 @@ class ProductionView(View):
             sa.Column("production_order_id", sa.Uuid, primary_key=True),
             sa.Column("capability", sa.String, primary_key=True),
         )
-        self.workshop_capabilities = sa.Table(
-            self.table_name("workshop_capabilities"),
-            self.metadata,
-            sa.Column("workshop_id", sa.Uuid, primary_key=True),
-            sa.Column("capability", sa.String, primary_key=True),
-        )
-        self.workshop_areas = sa.Table(
-            self.table_name("workshop_areas"),
-            self.metadata,
-            sa.Column("workshop_id", sa.Uuid, primary_key=True),
-            sa.Column("municipality", sa.String, primary_key=True),
-        )
+        self.workshop_capabilities, self.workshop_areas = self.workshop_reach()
 
     def production_order(self, connection: Connection, production_order_id: UUID) -> dict[str, Any] | None:
         row = connection.execute(self.orders.select().where(self.orders.c.id == production_order_id)).mappings().first()
@@ -100,12 +89,7 @@ class ProductionView(View):
             query = query.where(self.visible_to_workshop(workshop_id))
         if status is not None:
             query = query.where(o.c.status == status)
-        after = decode_cursor(cursor)
-        if after is not None:
-            query = query.where(o.c.position < after)
-        rows = connection.execute(query.order_by(o.c.position.desc()).limit(limit + 1)).mappings().all()
-        items = [dict(row) for row in rows[:limit]]
-        return Page(items, encode_cursor(items[-1]["position"]) if len(rows) > limit else None)
+        return newest_first(connection, query, o.c.position, limit=limit, cursor=cursor)
 
 
 class ProductionProjection(Projection):
@@ -182,9 +166,4 @@ class ProductionProjection(Projection):
 
     @process_event.register
     def _(self, domain_event: Organisation.Registered, position: int) -> None:
-        if domain_event.role != Role.WORKSHOP:
-            return
-        for capability in domain_event.capabilities:
-            self.insert(self.view.workshop_capabilities, workshop_id=domain_event.originator_id, capability=capability)
-        for municipality in domain_event.service_area:
-            self.insert(self.view.workshop_areas, workshop_id=domain_event.originator_id, municipality=municipality)
+        self.record_workshop_reach(domain_event, self.view.workshop_capabilities, self.view.workshop_areas)
