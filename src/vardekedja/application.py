@@ -10,6 +10,11 @@ has to catch up before the chain is consistent. The price is contention on the
 order stream when several of its lines move at once; a command that loses such
 a race is rerun on fresh state (see ``_retrying``), and the domain's own rules
 decide the rerun, so a workshop that lost the race to accept gets a conflict.
+
+Commands can also run in rounds (``run_together``): one thread runs them one
+after another, each seeing what the earlier ones changed, and commits all their
+events in one transaction: one disk flush for the round instead of one per
+command. See ``CommandWriter`` in commands.py for the thread that does so.
 """
 
 from __future__ import annotations
@@ -17,14 +22,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from fractions import Fraction
 from typing import Any, ParamSpec, Protocol, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
@@ -50,6 +57,10 @@ R = TypeVar("R")
 A = TypeVar("A", bound=Aggregate)
 
 RETRIES_ON_CONFLICT = 5
+# A command run in a round learns its position only when the round commits (see ``run_together``).
+PENDING_POSITION = -1
+# Aggregates the round-running thread keeps between rounds (see ``Marketplace._kept``).
+KEPT_AGGREGATES = 10_000
 API_KEY_PREFIX = "vk"
 MIN_SECRET_LENGTH = 32
 
@@ -136,6 +147,37 @@ def _key_parts(api_key: str | None) -> tuple[str, str, str]:
     return parts[0], api_key, hash_api_key(parts[1])
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How one command of a round ended: its value or its error, and its last event's position."""
+
+    value: Any = None
+    error: Exception | None = None
+    position: int = 0
+
+    def result(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+@dataclass
+class _Round:
+    """Saves held back to be committed together, and the aggregates as the round has changed them."""
+
+    processing: ProcessingEvent[UUID] = field(default_factory=ProcessingEvent)
+    aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
+    loaded: set[UUID] = field(default_factory=set)
+
+
+def _with_position(value: Any, position: int) -> Any:
+    """A command's result with its pending position filled in, where it has one."""
+    if hasattr(value, "__dataclass_fields__") and any(f.name == "position" for f in fields(value)):
+        if value.position == PENDING_POSITION:
+            return replace(value, position=position)
+    return value
+
+
 def _retrying(command: Callable[P, R]) -> Callable[P, R]:
     """Rerun a command that lost an optimistic-concurrency race, on fresh state.
 
@@ -172,23 +214,154 @@ class Marketplace(Application[UUID]):
         self.platform_fee_rate = platform_fee_rate
         self.payments = payments
         self._listeners: list[Callable[[int], None]] = []
+        self._local = threading.local()
+        # The aggregates as the round-running thread last committed them, valid while
+        # nobody else has written since (``_kept_head``); only that thread touches them.
+        self._kept: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._kept_head: int | None = None
 
     def on_saved(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(position)`` after every save in this process (to wake a projector)."""
         self._listeners.append(listener)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
+        round_ = self._round
+        if round_ is not None:
+            round_.processing.collect_events(*objs, **kwargs)
+            for obj in objs:
+                if isinstance(obj, Aggregate):
+                    round_.aggregates[obj.id] = obj
+                    round_.loaded.add(obj.id)
+            return []
         recordings = super().save(*objs, **kwargs)
         if recordings:
-            for listener in self._listeners:
-                listener(recordings[-1].notification.id)
+            self._local.saved = recordings[-1].notification.id
+            self._announce(recordings[-1].notification.id)
         return recordings
+
+    def _announce(self, position: int) -> None:
+        for listener in self._listeners:
+            listener(position)
+
+    # Rounds: many commands, one transaction.
+
+    @property
+    def _round(self) -> _Round | None:
+        return getattr(self._local, "round", None)
+
+    def run_alone(self, job: Callable[[], Any]) -> Outcome:
+        """Run one command as usual (its own transactions); say where its last event landed."""
+        self._local.saved = None
+        try:
+            value = job()
+        except Exception as error:  # noqa: BLE001 - the caller gets the error through the outcome
+            return Outcome(error=error)
+        position = self._local.saved if self._local.saved is not None else self.position
+        return Outcome(value=_with_position(value, position), position=position)
+
+    def run_together(self, jobs: Sequence[Callable[[], Any]]) -> list[Outcome] | None:
+        """Run commands one after another in this thread; commit all they record in one transaction.
+
+        Each command sees what the earlier ones changed, as if each had been
+        committed on its own. Returns one outcome per command run, in order;
+        fewer than given when a command failed half-way (it changed an
+        aggregate in memory and then raised), in which case the round stops
+        there and the rest should run in another round. Returns None, having
+        recorded nothing, when the transaction lost a race with another writer:
+        run each command on its own then (``run_alone``), where conflicts are
+        retried on fresh state.
+
+        Only one thread may run rounds: the aggregates it keeps between rounds
+        are its own, and are dropped whenever someone else has written.
+        """
+        head = self.position
+        if head != self._kept_head:
+            self._kept.clear()
+        round_ = self._local.round = _Round()
+        outcomes: list[tuple[Any, Exception | None, int]] = []
+        try:
+            for job in jobs:
+                round_.loaded = set()
+                try:
+                    value, error = job(), None
+                except Exception as raised:  # noqa: BLE001 - handed to the caller in the outcome
+                    value, error = None, raised
+                outcomes.append((value, error, len(round_.processing.events)))
+                if self._drop_half_done(round_):
+                    break
+        finally:
+            self._local.round = None
+        recordings = []
+        if round_.processing.events:
+            try:
+                recordings = self._record(round_.processing)
+            except IntegrityError:
+                self._kept.clear()
+                return None
+            except Exception:
+                self._kept.clear()
+                raise
+            self._notify(recordings)
+        if recordings and recordings[0].notification.id == head + 1:
+            self._kept_head = recordings[-1].notification.id
+            self._keep(round_.aggregates)
+        elif recordings:  # someone else's events came between: what we keep may be behind
+            self._kept.clear()
+            self._kept_head = None
+        else:
+            self._kept_head = head
+            self._keep(round_.aggregates)
+        if recordings:
+            self._announce(recordings[-1].notification.id)
+        results = []
+        for value, error, events in outcomes:
+            position = recordings[events - 1].notification.id if events else head
+            if error is not None:
+                results.append(Outcome(error=error, position=position))
+            else:
+                results.append(Outcome(value=_with_position(value, position), position=position))
+        return results
+
+    def _drop_half_done(self, round_: _Round) -> bool:
+        """Forget aggregates the last command touched and left changed but unsaved; True if there were any.
+
+        Their earlier changes in the round are still recorded (they were
+        collected at save time); the next load reads them from the store.
+        """
+        dirty = [aggregate_id for aggregate_id in round_.loaded
+                 if (aggregate := round_.aggregates.get(aggregate_id)) is not None and aggregate.pending_events]  # fmt: skip
+        for aggregate_id in dirty:
+            del round_.aggregates[aggregate_id]
+            round_.processing.aggregates.pop(aggregate_id, None)
+            self._kept.pop(aggregate_id, None)
+        return bool(dirty)
+
+    def _keep(self, aggregates: dict[UUID, Aggregate]) -> None:
+        for aggregate_id, aggregate in aggregates.items():
+            self._kept[aggregate_id] = aggregate
+            self._kept.move_to_end(aggregate_id)
+        while len(self._kept) > KEPT_AGGREGATES:
+            self._kept.popitem(last=False)
 
     # Loading.
 
+    def _load(self, aggregate_id: UUID) -> Aggregate:
+        """The aggregate: in a round, as the round has it (no copy, no query when kept); else from the store."""
+        round_ = self._round
+        if round_ is None:
+            return self.repository.get(aggregate_id)
+        round_.loaded.add(aggregate_id)
+        aggregate = round_.aggregates.get(aggregate_id)
+        if aggregate is None:
+            aggregate = self._kept.get(aggregate_id)
+            if aggregate is None:
+                aggregate = self.repository.get(aggregate_id)
+            round_.aggregates[aggregate_id] = aggregate
+        return aggregate
+
     def _get(self, kind: type[A], aggregate_id: UUID) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate = self._load(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}") from None
         if not isinstance(aggregate, kind):
@@ -234,6 +407,9 @@ class Marketplace(Application[UUID]):
         return found
 
     def _commit(self, subject: UUID, *aggregates: Aggregate | None) -> Recorded:
+        if self._round is not None:
+            self.save(*aggregates)
+            return Recorded(subject, PENDING_POSITION)
         recordings = self.save(*aggregates)
         return Recorded(subject, recordings[-1].notification.id if recordings else self.position)
 

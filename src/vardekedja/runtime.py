@@ -16,9 +16,11 @@ from typing import Any
 from vardekedja.application import Marketplace, PaymentGateway
 from vardekedja.audit.chain import AuditChain
 from vardekedja.audit.keys import ensure_signing_key, load_signing_key
+from vardekedja.commands import CommandWriter
 from vardekedja.projections import all_projections
 from vardekedja.projections.base import Projection, View
 from vardekedja.projections.database import ViewDatabase
+from vardekedja.projections.organisations import KeyLookups, OrganisationsProjection
 from vardekedja.projections.projector import Projector, listen_for_events, projector_lock
 from vardekedja.settings import Settings
 from vardekedja.stripe_gateway import StripeGateway
@@ -83,6 +85,22 @@ class Runtime:
         self.projector = Projector(self.marketplace, self.database, self.projections, chain=self.chain)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._commands: CommandWriter | None = None
+        self._commands_lock = threading.Lock()
+
+    @property
+    def commands(self) -> CommandWriter:
+        """The thread that runs the server's commands in rounds (started on first use)."""
+        with self._commands_lock:
+            if self._commands is None:
+                self._commands = CommandWriter(self.marketplace)
+            return self._commands
+
+    @property
+    def keys(self) -> KeyLookups:
+        """API key lookups kept in memory while this process's projector applies every change."""
+        projection = next(p for p in self.projections if isinstance(p, OrganisationsProjection))
+        return projection.keys
 
     @property
     def views_list(self) -> list[View]:
@@ -107,7 +125,11 @@ class Runtime:
                 return
             if self.settings.uses_postgres:
                 self._start(listen_for_events, self.database, self.channel, self.projector.wake, self._stop)
-            self.projector.run(self._stop, poll_interval=poll_interval)
+            self.keys.trust(True)
+            try:
+                self.projector.run(self._stop, poll_interval=poll_interval)
+            finally:
+                self.keys.trust(False)
 
     def start_embedded_projector(self, *, poll_interval: float = 0.05) -> None:
         """Follow in a background thread, woken after each save made through this runtime.
@@ -133,6 +155,9 @@ class Runtime:
         self.projector.wake()
 
     def close(self) -> None:
+        with self._commands_lock:
+            if self._commands is not None:
+                self._commands.close()
         self.stop()
         for thread in self._threads:
             thread.join(timeout=10)

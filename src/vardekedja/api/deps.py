@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 from uuid import UUID
 
+from anyio import to_thread
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Connection
@@ -17,6 +19,7 @@ from vardekedja.application import Marketplace, hash_api_key, split_api_key
 from vardekedja.domain.organisation import Role
 from vardekedja.runtime import Runtime
 
+T = TypeVar("T")
 READ_WAIT_SECONDS = 2.0
 POSITION_HEADER = "Vardekedja-Position"
 MIN_POSITION_HEADER = "Vardekedja-Min-Position"
@@ -58,39 +61,62 @@ bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: B
 UNAUTHORISED = {"WWW-Authenticate": "Bearer"}
 
 
-def _lookup(runtime: Runtime, key_id: str, secret: str) -> Caller | None:
-    organisations = runtime.view("organisations")
-    presented = hash_api_key(secret)
-    with runtime.database.reader.connect() as connection:
-        for organisation_id, stored in organisations.active_keys(connection, key_id):
-            if hmac.compare_digest(presented, stored):
-                row = organisations.organisation(connection, organisation_id)
-                if row is not None:
-                    return Caller(organisation_id, Role(row["role"]), row["name"])
+def _match(found: list[tuple[str, Caller]], presented: str) -> Caller | None:
+    for stored, caller in found:
+        if hmac.compare_digest(presented, stored):
+            return caller
     return None
 
 
-def authenticate(
+def _lookup(runtime: Runtime, key_id: str, presented: str) -> Caller | None:
+    """Look the key up in the views, and keep what was found for the next request (see ``KeyLookups``)."""
+    organisations = runtime.view("organisations")
+    generation = runtime.keys.generation
+    found: list[tuple[str, Caller]] = []
+    with runtime.database.reader.connect() as connection:
+        for organisation_id, stored in organisations.active_keys(connection, key_id):
+            row = organisations.organisation(connection, organisation_id)
+            if row is not None:
+                found.append((stored, Caller(organisation_id, Role(row["role"]), row["name"])))
+    if found:
+        runtime.keys.remember(key_id, found, generation)
+    return _match(found, presented)
+
+
+def _lookup_waiting(runtime: Runtime, key_id: str, presented: str) -> Caller | None:
+    """Look the key up; if unknown while the views lag behind the store, once more after they caught up.
+
+    A key issued a moment ago may not have reached the views yet. Always look
+    twice, since they may have caught up between the first look and the check.
+    """
+    caller = _lookup(runtime, key_id, presented)
+    if caller is None:
+        head = runtime.marketplace.position
+        if runtime.database.processed() < head:
+            runtime.wait_for(head, READ_WAIT_SECONDS)
+        caller = _lookup(runtime, key_id, presented)
+    return caller
+
+
+async def authenticate(
     runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
     """The caller behind the bearer key, compared in constant time against the stored hash.
 
-    A key issued a moment ago may not have reached the views yet; when they
-    lag behind the event store, the lookup waits for them once before refusing.
+    Found in memory when kept there (no thread hand-over, no query), else in
+    the views on a worker thread.
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "send an API key as 'Authorization: Bearer <key>'", headers=UNAUTHORISED)
     parts = split_api_key(credentials.credentials)
     if parts is None:
         raise ApiError(401, "the API key is malformed", headers=UNAUTHORISED)
-    caller = _lookup(runtime, *parts)
+    key_id, secret = parts
+    presented = hash_api_key(secret)
+    kept = runtime.keys.find(key_id)
+    caller = _match(kept, presented) if kept is not None else None
     if caller is None:
-        # Look once more after the views have caught up with the store; and always once
-        # more, since they may have caught up between the first look and this check.
-        head = runtime.marketplace.position
-        if runtime.database.processed() < head:
-            runtime.wait_for(head, READ_WAIT_SECONDS)
-        caller = _lookup(runtime, *parts)
+        caller = await to_thread.run_sync(_lookup_waiting, runtime, key_id, presented)
     if caller is None:
         raise ApiError(401, "the API key is unknown or revoked", headers=UNAUTHORISED)
     return caller
@@ -146,6 +172,18 @@ ViewsDep = Annotated[Connection, Depends(read_views)]
 def recorded(response: Response, position: int) -> None:
     """Say on a command's response where its last event stands."""
     response.headers[POSITION_HEADER] = str(position)
+
+
+async def command(runtime: Runtime, response: Response, run: Callable[[Marketplace], T]) -> T:
+    """Run ``run(marketplace)`` on the command thread and say where its last event stands.
+
+    ``run`` calls one command and builds the answer from the aggregates as the
+    command left them, so nothing is loaded again (see commands.py).
+    """
+    done = await runtime.commands.run(functools.partial(run, runtime.marketplace))
+    recorded(response, done.position)
+    value: T = done.value
+    return value
 
 
 OperatorDep = Annotated[Caller, Depends(role(Role.OPERATOR))]

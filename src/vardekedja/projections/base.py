@@ -301,6 +301,9 @@ class Projection:
     def prefetch(self, events: list[Any]) -> None:
         """Load the rows this batch will touch in a few queries (see ``load``); optional."""
 
+    def settled(self, committed: bool) -> None:
+        """The transaction of the last ``process_batch`` has ended, committed or not; optional."""
+
     # Helpers for handlers.
 
     def load(self, table: sa.Table, values: set[Any]) -> None:

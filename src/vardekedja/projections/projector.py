@@ -89,14 +89,19 @@ class Projector:
         events = self._decode(notifications)
         # One transaction for the batch: every view's rows and position commit together,
         # which also saves a commit (and on SQLite a WAL sync) per view and batch.
+        committed = False
         try:
             with self.database.writer.begin() as connection:
                 for projection in self.projections:
                     projection.process_batch(connection, events)
+            committed = True
         except ConcurrentProjectorError as error:
             log.warning("%s; rereading the positions", error)
             self.refresh_positions()
             return len(notifications)
+        finally:
+            for projection in self.projections:
+                projection.settled(committed)
         for projection in self.projections:
             # A projection whose position was already further (after a swap) keeps that one.
             self._positions[projection.name] = max(self._positions[projection.name], events[-1][0])

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from vardekedja.api.deps import AreaCompanyDep, CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, WorkshopDep, recorded
+from vardekedja.api.deps import AreaCompanyDep, CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, WorkshopDep, command
 from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import DeliveryOut, Page
 from vardekedja.api.schemas import DeliverIn, ReasonIn, ScheduleIn
-from vardekedja.application import Recorded
+from vardekedja.application import Marketplace, Recorded
 from vardekedja.domain.organisation import Role
+from vardekedja.runtime import Runtime
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
 
@@ -48,42 +50,41 @@ def get_delivery(delivery_id: UUID, caller: CallerDep, views: ViewsDep, runtime:
     return DeliveryOut.from_row(row)
 
 
-def _answer(runtime: RuntimeDep, done: Recorded, response: Response) -> DeliveryOut:
-    recorded(response, done.position)
-    return DeliveryOut.from_aggregate(runtime.marketplace.delivery(done.id))
+async def _answer(runtime: Runtime, response: Response, run: Callable[[Marketplace], Recorded]) -> DeliveryOut:
+    return await command(runtime, response, lambda app: DeliveryOut.from_aggregate(app.delivery(run(app).id)))
 
 
 @router.post("/{delivery_id}/schedule", response_model=DeliveryOut)
-def schedule(delivery_id: UUID, body: ScheduleIn, caller: WorkshopDep, runtime: RuntimeDep,
-             response: Response) -> DeliveryOut:  # fmt: skip
+async def schedule(delivery_id: UUID, body: ScheduleIn, caller: WorkshopDep, runtime: RuntimeDep,
+                   response: Response) -> DeliveryOut:  # fmt: skip
     """Set (or move) the delivery window; a failed delivery is scheduled again this way."""
-    done = runtime.marketplace.schedule_delivery(caller.organisation_id, delivery_id, body.earliest, body.latest)
-    return _answer(runtime, done, response)
+    return await _answer(runtime, response, lambda app: app.schedule_delivery(caller.organisation_id, delivery_id,
+                                                                               body.earliest, body.latest))  # fmt: skip
 
 
 @router.post("/{delivery_id}/dispatch", response_model=DeliveryOut)
-def dispatch(delivery_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response) -> DeliveryOut:
+async def dispatch(delivery_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response) -> DeliveryOut:
     """The piece is on its way."""
-    return _answer(runtime, runtime.marketplace.dispatch_delivery(caller.organisation_id, delivery_id), response)
+    return await _answer(runtime, response, lambda app: app.dispatch_delivery(caller.organisation_id, delivery_id))
 
 
 @router.post("/{delivery_id}/deliver", response_model=DeliveryOut)
-def deliver(delivery_id: UUID, body: DeliverIn, caller: WorkshopDep, runtime: RuntimeDep,
-            response: Response) -> DeliveryOut:  # fmt: skip
+async def deliver(delivery_id: UUID, body: DeliverIn, caller: WorkshopDep, runtime: RuntimeDep,
+                  response: Response) -> DeliveryOut:  # fmt: skip
     """Delivered: the designer's royalty and the workshop's fee become owed."""
-    done = runtime.marketplace.deliver(caller.organisation_id, delivery_id, body.received_by)
-    return _answer(runtime, done, response)
+    return await _answer(runtime, response, lambda app: app.deliver(caller.organisation_id, delivery_id,
+                                                                     body.received_by))  # fmt: skip
 
 
 @router.post("/{delivery_id}/fail", response_model=DeliveryOut)
-def fail(delivery_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response,
-         body: ReasonIn | None = None) -> DeliveryOut:  # fmt: skip
+async def fail(delivery_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response,
+               body: ReasonIn | None = None) -> DeliveryOut:  # fmt: skip
     """The delivery did not happen; schedule it again."""
-    done = runtime.marketplace.fail_delivery(caller.organisation_id, delivery_id, body.reason if body else "")
-    return _answer(runtime, done, response)
+    reason = body.reason if body else ""
+    return await _answer(runtime, response, lambda app: app.fail_delivery(caller.organisation_id, delivery_id, reason))
 
 
 @router.post("/{delivery_id}/install", response_model=DeliveryOut)
-def install(delivery_id: UUID, caller: AreaCompanyDep, runtime: RuntimeDep, response: Response) -> DeliveryOut:
+async def install(delivery_id: UUID, caller: AreaCompanyDep, runtime: RuntimeDep, response: Response) -> DeliveryOut:
     """Installed by the area company serving the site: its fee becomes owed."""
-    return _answer(runtime, runtime.marketplace.install(caller.organisation_id, delivery_id), response)
+    return await _answer(runtime, response, lambda app: app.install(caller.organisation_id, delivery_id))

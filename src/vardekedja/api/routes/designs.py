@@ -2,53 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
-from vardekedja.api.deps import CallerDep, Cursor, DesignerDep, Limit, RuntimeDep, ViewsDep, recorded
+from vardekedja.api.deps import CallerDep, Cursor, DesignerDep, Limit, RuntimeDep, ViewsDep, command
 from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import CatalogueItem, DesignOut, Page
 from vardekedja.api.schemas import NO_NUL, DesignIn
-from vardekedja.application import Recorded
+from vardekedja.application import Marketplace, Recorded
+from vardekedja.runtime import Runtime
 
 router = APIRouter(tags=["designs"])
 
 
-def _after_command(runtime: RuntimeDep, caller: DesignerDep, done: Recorded, response: Response) -> DesignOut:
-    recorded(response, done.position)
-    design = runtime.marketplace.design(done.id)
-    return DesignOut.from_aggregate(design, runtime.settings.fee_rate, owner=True)
+async def _design_command(runtime: Runtime, response: Response, run: Callable[[Marketplace], Recorded]) -> DesignOut:
+    def answer(app: Marketplace) -> DesignOut:
+        return DesignOut.from_aggregate(app.design(run(app).id), app.platform_fee_rate, owner=True)
+
+    return await command(runtime, response, answer)
 
 
 @router.post("/designs", status_code=status.HTTP_201_CREATED, response_model=DesignOut)
-def draft_design(body: DesignIn, caller: DesignerDep, runtime: RuntimeDep, response: Response) -> DesignOut:
+async def draft_design(body: DesignIn, caller: DesignerDep, runtime: RuntimeDep, response: Response) -> DesignOut:
     """Draft a new design: revision 1, visible only to its designer until published."""
-    done = runtime.marketplace.draft_design(caller.organisation_id, body.specification())
-    return _after_command(runtime, caller, done, response)
+    specification = body.specification()
+    return await _design_command(runtime, response, lambda app: app.draft_design(caller.organisation_id, specification))
 
 
 @router.put("/designs/{design_id}", response_model=DesignOut)
-def revise_design(design_id: UUID, body: DesignIn, caller: DesignerDep, runtime: RuntimeDep,
-                  response: Response) -> DesignOut:  # fmt: skip
+async def revise_design(design_id: UUID, body: DesignIn, caller: DesignerDep, runtime: RuntimeDep,
+                        response: Response) -> DesignOut:  # fmt: skip
     """Replace the draft specification; after a publish this opens the next revision."""
-    done = runtime.marketplace.revise_design(caller.organisation_id, design_id, body.specification())
-    return _after_command(runtime, caller, done, response)
+    specification = body.specification()
+    return await _design_command(
+        runtime, response, lambda app: app.revise_design(caller.organisation_id, design_id, specification)
+    )
 
 
 @router.post("/designs/{design_id}/publish", response_model=DesignOut)
-def publish_design(design_id: UUID, caller: DesignerDep, runtime: RuntimeDep, response: Response) -> DesignOut:
+async def publish_design(design_id: UUID, caller: DesignerDep, runtime: RuntimeDep, response: Response) -> DesignOut:
     """Publish the draft revision; it is frozen from now on and can be ordered."""
-    done = runtime.marketplace.publish_design(caller.organisation_id, design_id)
-    return _after_command(runtime, caller, done, response)
+    return await _design_command(runtime, response, lambda app: app.publish_design(caller.organisation_id, design_id))
 
 
 @router.post("/designs/{design_id}/retire", response_model=DesignOut)
-def retire_design(design_id: UUID, caller: DesignerDep, runtime: RuntimeDep, response: Response) -> DesignOut:
+async def retire_design(design_id: UUID, caller: DesignerDep, runtime: RuntimeDep, response: Response) -> DesignOut:
     """Retire the design: it leaves the catalogue and can no longer be ordered."""
-    done = runtime.marketplace.retire_design(caller.organisation_id, design_id)
-    return _after_command(runtime, caller, done, response)
+    return await _design_command(runtime, response, lambda app: app.retire_design(caller.organisation_id, design_id))
 
 
 @router.get("/designs/{design_id}", response_model=DesignOut)

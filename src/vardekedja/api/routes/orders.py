@@ -7,10 +7,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
-from vardekedja.api.deps import BuyerDep, CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, recorded
+from vardekedja.api.deps import BuyerDep, CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, command, recorded
 from vardekedja.api.problems import ApiError, Problem
 from vardekedja.api.resources import OrderDetail, OrderOut, Page
 from vardekedja.api.schemas import CancelIn, OrderIn
+from vardekedja.application import Marketplace
 from vardekedja.domain.organisation import Role
 
 router = APIRouter(tags=["orders"])
@@ -30,12 +31,14 @@ def _may_read_orders(caller: CallerDep) -> UUID | None:
 
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut)
-def place_order(body: OrderIn, caller: BuyerDep, runtime: RuntimeDep, response: Response) -> OrderOut:
+async def place_order(body: OrderIn, caller: BuyerDep, runtime: RuntimeDep, response: Response) -> OrderOut:
     """Place an order: prices, VAT and totals are frozen now."""
-    done = runtime.marketplace.place_order(caller.organisation_id, body.delivery_site.site(), body.install,
-                                           body.line_requests())  # fmt: skip
-    recorded(response, done.position)
-    return OrderOut.from_aggregate(runtime.marketplace.order(done.id))
+    site, lines = body.delivery_site.site(), body.line_requests()
+
+    def run(app: Marketplace) -> OrderOut:
+        return OrderOut.from_aggregate(app.order(app.place_order(caller.organisation_id, site, body.install, lines).id))
+
+    return await command(runtime, response, run)
 
 
 @router.get("/orders", response_model=Page[OrderOut])

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
+from anyio import to_thread
 from fastapi import APIRouter, Path, Response, status
 
-from vardekedja.api.deps import CallerDep, MarketplaceDep, OperatorDep, RuntimeDep, ViewsDep, WriterDep, recorded
+from vardekedja.api.deps import CallerDep, OperatorDep, RuntimeDep, ViewsDep, WriterDep, command
 from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import ApiKeyOut, OrganisationCreated, OrganisationOut
 from vardekedja.api.schemas import OrganisationIn
+from vardekedja.application import Marketplace
 from vardekedja.domain.organisation import Role
 
 router = APIRouter(tags=["organisations"])
@@ -22,13 +24,17 @@ def _operator_or_self(caller: CallerDep, organisation_id: UUID) -> None:
 
 
 @router.post("/organisations", status_code=status.HTTP_201_CREATED, response_model=OrganisationCreated)
-def register_organisation(body: OrganisationIn, caller: OperatorDep, app: MarketplaceDep,
-                          response: Response) -> OrganisationCreated:  # fmt: skip
+async def register_organisation(body: OrganisationIn, caller: OperatorDep, runtime: RuntimeDep,
+                                response: Response) -> OrganisationCreated:  # fmt: skip
     """Register an organisation in one role; its first API key is in the response, once."""
-    issued = app.register_organisation(**body.model_dump())
-    recorded(response, issued.position)
-    organisation = OrganisationOut.from_aggregate(app.organisation(issued.organisation_id))
-    return OrganisationCreated(**organisation.model_dump(), key_id=issued.key_id, api_key=issued.api_key)
+    fields = body.model_dump()
+
+    def run(app: Marketplace) -> OrganisationCreated:
+        issued = app.register_organisation(**fields)
+        organisation = OrganisationOut.from_aggregate(app.organisation(issued.organisation_id))
+        return OrganisationCreated(**organisation.model_dump(), key_id=issued.key_id, api_key=issued.api_key)
+
+    return await command(runtime, response, run)
 
 
 @router.get("/me", response_model=OrganisationOut)
@@ -53,22 +59,21 @@ def get_organisation(organisation_id: UUID, caller: CallerDep, views: ViewsDep, 
 
 @router.post("/organisations/{organisation_id}/api-keys", status_code=status.HTTP_201_CREATED,
              response_model=ApiKeyOut)  # fmt: skip
-def issue_api_key(organisation_id: UUID, caller: WriterDep, app: MarketplaceDep, response: Response) -> ApiKeyOut:
+async def issue_api_key(organisation_id: UUID, caller: WriterDep, runtime: RuntimeDep,
+                        response: Response) -> ApiKeyOut:  # fmt: skip
     """Issue another API key; it is shown here once and stored only as a hash."""
     _operator_or_self(caller, organisation_id)
-    issued = app.issue_api_key(organisation_id)
-    recorded(response, issued.position)
+    issued = await command(runtime, response, lambda app: app.issue_api_key(organisation_id))
     return ApiKeyOut(key_id=issued.key_id, api_key=issued.api_key)
 
 
 @router.delete("/organisations/{organisation_id}/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT,
                response_class=Response)  # fmt: skip
-def revoke_api_key(organisation_id: UUID, key_id: Annotated[str, Path(max_length=64)], caller: WriterDep,
-                   runtime: RuntimeDep) -> Response:  # fmt: skip
+async def revoke_api_key(organisation_id: UUID, key_id: Annotated[str, Path(max_length=64)], caller: WriterDep,
+                         runtime: RuntimeDep) -> Response:  # fmt: skip
     """Revoke an API key; once this answers, requests with the key are refused."""
     _operator_or_self(caller, organisation_id)
-    done = runtime.marketplace.revoke_api_key(organisation_id, key_id)
-    runtime.wait_for(done.position)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    recorded(response, done.position)
+    done = await command(runtime, response, lambda app: app.revoke_api_key(organisation_id, key_id))
+    await to_thread.run_sync(runtime.wait_for, done.position)
     return response

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from vardekedja.api.deps import CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, WorkshopDep, recorded
+from vardekedja.api.deps import CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, WorkshopDep, command
 from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import Page, ProductionOrderOut
 from vardekedja.api.schemas import CompleteIn, ReasonIn
-from vardekedja.application import Recorded
+from vardekedja.application import Marketplace, Recorded
 from vardekedja.domain.delivery import delivery_id
 from vardekedja.domain.organisation import Role
 from vardekedja.domain.production import ProductionStatus
+from vardekedja.runtime import Runtime
 
 router = APIRouter(prefix="/production-orders", tags=["production"])
 
@@ -50,40 +52,46 @@ def get_production_order(production_order_id: UUID, caller: CallerDep, views: Vi
     return ProductionOrderOut.from_row(row)
 
 
-def _answer(runtime: RuntimeDep, done: Recorded, response: Response) -> ProductionOrderOut:
-    recorded(response, done.position)
-    production = runtime.marketplace.production_order(done.id)
-    opened = production.status is ProductionStatus.COMPLETED
-    return ProductionOrderOut.from_aggregate(
-        production, delivery_id(production.order_id, production.line_no) if opened else None
-    )
+async def _answer(runtime: Runtime, response: Response,
+                  run: Callable[[Marketplace], Recorded]) -> ProductionOrderOut:  # fmt: skip
+    def answer(app: Marketplace) -> ProductionOrderOut:
+        production = app.production_order(run(app).id)
+        opened = production.status is ProductionStatus.COMPLETED
+        return ProductionOrderOut.from_aggregate(
+            production, delivery_id(production.order_id, production.line_no) if opened else None
+        )
+
+    return await command(runtime, response, answer)
 
 
 @router.post("/{production_order_id}/accept", response_model=ProductionOrderOut)
-def accept(production_order_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response) -> ProductionOrderOut:
+async def accept(production_order_id: UUID, caller: WorkshopDep, runtime: RuntimeDep,
+                 response: Response) -> ProductionOrderOut:  # fmt: skip
     """Take the order; of several eligible workshops exactly one wins, the others get 409."""
-    return _answer(runtime, runtime.marketplace.accept_production(caller.organisation_id, production_order_id), response)
+    return await _answer(runtime, response, lambda app: app.accept_production(caller.organisation_id,
+                                                                               production_order_id))  # fmt: skip
 
 
 @router.post("/{production_order_id}/start", response_model=ProductionOrderOut)
-def start(production_order_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response) -> ProductionOrderOut:
+async def start(production_order_id: UUID, caller: WorkshopDep, runtime: RuntimeDep,
+                response: Response) -> ProductionOrderOut:  # fmt: skip
     """Start work; from now on the buyer can no longer cancel the order."""
-    return _answer(runtime, runtime.marketplace.start_production(caller.organisation_id, production_order_id), response)
+    return await _answer(runtime, response, lambda app: app.start_production(caller.organisation_id,
+                                                                              production_order_id))  # fmt: skip
 
 
 @router.post("/{production_order_id}/complete", response_model=ProductionOrderOut)
-def complete(production_order_id: UUID, body: CompleteIn, caller: WorkshopDep, runtime: RuntimeDep,
-             response: Response) -> ProductionOrderOut:  # fmt: skip
+async def complete(production_order_id: UUID, body: CompleteIn, caller: WorkshopDep, runtime: RuntimeDep,
+                   response: Response) -> ProductionOrderOut:  # fmt: skip
     """Finish the work; its delivery opens at once."""
-    done = runtime.marketplace.complete_production(caller.organisation_id, production_order_id, body.hours_worked,
-                                                   body.notes)  # fmt: skip
-    return _answer(runtime, done, response)
+    return await _answer(runtime, response, lambda app: app.complete_production(
+        caller.organisation_id, production_order_id, body.hours_worked, body.notes))  # fmt: skip
 
 
 @router.post("/{production_order_id}/release", response_model=ProductionOrderOut)
-def release(production_order_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response,
-            body: ReasonIn | None = None) -> ProductionOrderOut:  # fmt: skip
+async def release(production_order_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response,
+                  body: ReasonIn | None = None) -> ProductionOrderOut:  # fmt: skip
     """Give the order back to the open pool for another workshop."""
-    done = runtime.marketplace.release_production(caller.organisation_id, production_order_id,
-                                                  body.reason if body else "")  # fmt: skip
-    return _answer(runtime, done, response)
+    reason = body.reason if body else ""
+    return await _answer(runtime, response, lambda app: app.release_production(caller.organisation_id,
+                                                                                production_order_id, reason))  # fmt: skip
