@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
-from collections.abc import Awaitable, Callable, Iterator
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 from uuid import UUID
@@ -21,6 +23,7 @@ from vardekedja.runtime import Runtime
 
 T = TypeVar("T")
 READ_WAIT_SECONDS = 2.0
+POLL_SECONDS = 0.002
 POSITION_HEADER = "Vardekedja-Position"
 MIN_POSITION_HEADER = "Vardekedja-Min-Position"
 
@@ -137,7 +140,55 @@ def role(*roles: Role) -> Callable[[Caller], Awaitable[Caller]]:
     return check
 
 
-def read_views(
+class Views:
+    """Reads of the views for one request: ``await views.read(fn)`` calls ``fn(connection)``.
+
+    First it waits for ``Vardekedja-Min-Position`` if one was sent (without
+    holding a thread), then reads in one transaction, and the response says
+    which position the views had reached in it, so a caller whose wait timed
+    out can tell. On SQLite the read runs right here on the event loop: it is
+    local, short and never waits for a lock under WAL, and handing it to a
+    worker thread would cost more than the read (each hand-over is a fight for
+    the interpreter lock). On PostgreSQL, where a query is a network round
+    trip, it runs on a worker thread.
+    """
+
+    def __init__(self, runtime: Runtime, request: Request, response: Response, min_position: int | None) -> None:
+        self._runtime, self._request, self._response = runtime, request, response
+        self._min_position = min_position
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        await self._wait()
+        if self._runtime.settings.uses_postgres:
+            return await to_thread.run_sync(self._read, fn)
+        return self._read(fn)
+
+    def _read(self, fn: Callable[[Connection], T]) -> T:
+        database = self._runtime.database
+        with database.reader.connect() as connection:
+            position = str(database.processed(connection))
+            self._response.headers[POSITION_HEADER] = position
+            self._request.state.views_position = position  # for an error answer too (see problems.py)
+            return fn(connection)
+
+    async def _wait(self) -> None:
+        wanted, runtime = self._min_position, self._runtime
+        if wanted is None:
+            return
+        # A position past the event store's head names no event yet, so waiting for it
+        # would only hold the request for the whole timeout.
+        processed = runtime.database.processed
+        if processed() >= wanted or wanted > runtime.marketplace.position:
+            return
+        runtime.projector.wake()
+        deadline = time.monotonic() + READ_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            await asyncio.sleep(POLL_SECONDS)
+            if processed() >= wanted:
+                return
+
+
+async def read_views(
     runtime: RuntimeDep,
     request: Request,
     response: Response,
@@ -148,25 +199,11 @@ def read_views(
             description="Wait (up to 2 s) until the views have processed this position",
         ),
     ] = None,
-) -> Iterator[Connection]:  # fmt: skip
-    """A read connection to the views, after waiting for ``Vardekedja-Min-Position`` if sent.
-
-    The response says which position the views had reached, so a caller whose
-    wait timed out can tell.
-    """
-    # A position past the event store's head names no event yet, so waiting for it
-    # would only hold a worker thread for the whole timeout.
-    if min_position is not None and runtime.database.processed() < min_position <= runtime.marketplace.position:
-        runtime.wait_for(min_position, READ_WAIT_SECONDS)
-    with runtime.database.reader.connect() as connection:
-        # In the transaction the route reads in, so the position is that of what it reads.
-        position = str(runtime.database.processed(connection))
-        response.headers[POSITION_HEADER] = position
-        request.state.views_position = position  # for an error answer too (see problems.py)
-        yield connection
+) -> Views:  # fmt: skip
+    return Views(runtime, request, response, min_position)
 
 
-ViewsDep = Annotated[Connection, Depends(read_views)]
+ViewsDep = Annotated[Views, Depends(read_views)]
 
 
 def recorded(response: Response, position: int) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.engine import Connection
 
 from vardekedja.api.deps import AreaCompanyDep, CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, WorkshopDep, command
 from vardekedja.api.problems import ApiError
@@ -33,21 +34,29 @@ def _party(caller: CallerDep) -> UUID | None:
 
 
 @router.get("", response_model=Page[DeliveryOut])
-def list_deliveries(caller: CallerDep, views: ViewsDep, runtime: RuntimeDep, status: StatusFilter = None,
-                    limit: Limit = 20, cursor: Cursor = None) -> Page[DeliveryOut]:  # fmt: skip
+async def list_deliveries(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep, status: StatusFilter = None,
+                          limit: Limit = 20, cursor: Cursor = None) -> Page[DeliveryOut]:  # fmt: skip
     """Newest first: the deliveries the caller is party to (all, for the operator and auditors)."""
-    page = runtime.view("deliveries").list(views, party_id=_party(caller), status=status, limit=limit, cursor=cursor)
-    return Page(items=[DeliveryOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
+
+    def read(views: Connection) -> Page[DeliveryOut]:
+        page = runtime.view("deliveries").list(views, party_id=_party(caller), status=status, limit=limit, cursor=cursor)
+        return Page(items=[DeliveryOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
+
+    return await reads.read(read)
 
 
 @router.get("/{delivery_id}", response_model=DeliveryOut)
-def get_delivery(delivery_id: UUID, caller: CallerDep, views: ViewsDep, runtime: RuntimeDep) -> DeliveryOut:
+async def get_delivery(delivery_id: UUID, caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep) -> DeliveryOut:
     """One delivery, to the parties to it."""
-    party = _party(caller)
-    row = runtime.view("deliveries").delivery(views, delivery_id)
-    if row is None or (party is not None and party not in (row["workshop_id"], row["area_company_id"], row["buyer_id"])):
-        raise ApiError(404, f"no delivery {delivery_id}")
-    return DeliveryOut.from_row(row)
+
+    def read(views: Connection) -> DeliveryOut:
+        party = _party(caller)
+        row = runtime.view("deliveries").delivery(views, delivery_id)
+        if row is None or (party is not None and party not in (row["workshop_id"], row["area_company_id"], row["buyer_id"])):
+            raise ApiError(404, f"no delivery {delivery_id}")
+        return DeliveryOut.from_row(row)
+
+    return await reads.read(read)
 
 
 async def _answer(runtime: Runtime, response: Response, run: Callable[[Marketplace], Recorded]) -> DeliveryOut:

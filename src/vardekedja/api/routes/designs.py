@@ -7,6 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.engine import Connection
 
 from vardekedja.api.deps import CallerDep, Cursor, DesignerDep, Limit, RuntimeDep, ViewsDep, command
 from vardekedja.api.problems import ApiError
@@ -55,21 +56,25 @@ async def retire_design(design_id: UUID, caller: DesignerDep, runtime: RuntimeDe
 
 
 @router.get("/designs/{design_id}", response_model=DesignOut)
-def get_design(design_id: UUID, caller: CallerDep, views: ViewsDep, runtime: RuntimeDep) -> DesignOut:
+async def get_design(design_id: UUID, caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep) -> DesignOut:
     """A design; one never published is shown only to its designer, with the open draft."""
-    row = runtime.view("catalogue").design(views, design_id)
-    owner = row is not None and row["designer_id"] == caller.organisation_id
-    if row is None or (row["published_revision"] is None and not owner):
-        raise ApiError(404, f"no design {design_id}")
-    return DesignOut.from_row(row, runtime.settings.fee_rate, owner=owner)
+
+    def read(views: Connection) -> DesignOut:
+        row = runtime.view("catalogue").design(views, design_id)
+        owner = row is not None and row["designer_id"] == caller.organisation_id
+        if row is None or (row["published_revision"] is None and not owner):
+            raise ApiError(404, f"no design {design_id}")
+        return DesignOut.from_row(row, runtime.settings.fee_rate, owner=owner)
+
+    return await reads.read(read)
 
 
 Filter = Annotated[str | None, Query(max_length=100, pattern=NO_NUL)]
 
 
 @router.get("/catalogue", response_model=Page[CatalogueItem])
-def catalogue(
-    caller: CallerDep, views: ViewsDep, runtime: RuntimeDep,
+async def catalogue(
+    caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep,
     q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL, description="Words in title or description")] = None,
     category: Filter = None, material: Filter = None, capability: Filter = None,
     municipality: Annotated[str | None, Query(max_length=100, pattern=NO_NUL,
@@ -79,8 +84,12 @@ def catalogue(
 ) -> Page[CatalogueItem]:  # fmt: skip
     """Published designs, newest first, searched and filtered."""
     fee_rate = runtime.settings.fee_rate
-    page = runtime.view("catalogue").search_published(
-        views, fee_rate=fee_rate, q=q, category=category, material=material, capability=capability,
-        municipality=municipality, max_unit_price_ore=max_unit_price_ore, limit=limit, cursor=cursor,
-    )  # fmt: skip
-    return Page(items=[CatalogueItem.from_row(row, fee_rate) for row in page.items], next_cursor=page.next_cursor)
+
+    def read(connection: Connection) -> Page[CatalogueItem]:
+        page = runtime.view("catalogue").search_published(
+            connection, fee_rate=fee_rate, q=q, category=category, material=material, capability=capability,
+            municipality=municipality, max_unit_price_ore=max_unit_price_ore, limit=limit, cursor=cursor,
+        )  # fmt: skip
+        return Page(items=[CatalogueItem.from_row(row, fee_rate) for row in page.items], next_cursor=page.next_cursor)
+
+    return await reads.read(read)

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.engine import Connection
 
 from vardekedja.api.deps import BuyerDep, CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, command, recorded
 from vardekedja.api.problems import ApiError, Problem
@@ -42,22 +43,30 @@ async def place_order(body: OrderIn, caller: BuyerDep, runtime: RuntimeDep, resp
 
 
 @router.get("/orders", response_model=Page[OrderOut])
-def list_orders(caller: CallerDep, views: ViewsDep, runtime: RuntimeDep, status: OrderStatusFilter = None,
-                limit: Limit = 20, cursor: Cursor = None) -> Page[OrderOut]:  # fmt: skip
+async def list_orders(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep, status: OrderStatusFilter = None,
+                      limit: Limit = 20, cursor: Cursor = None) -> Page[OrderOut]:  # fmt: skip
     """Orders newest first: a buyer's own, or all of them for the operator and auditors."""
-    page = runtime.view("orders").list(views, buyer_id=_may_read_orders(caller), status=status,
-                                       limit=limit, cursor=cursor)  # fmt: skip
-    return Page(items=[OrderOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
+
+    def read(views: Connection) -> Page[OrderOut]:
+        page = runtime.view("orders").list(views, buyer_id=_may_read_orders(caller), status=status,
+                                           limit=limit, cursor=cursor)  # fmt: skip
+        return Page(items=[OrderOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
+
+    return await reads.read(read)
 
 
 @router.get("/orders/{order_id}", response_model=OrderDetail)
-def get_order(order_id: UUID, caller: CallerDep, views: ViewsDep, runtime: RuntimeDep) -> OrderDetail:
+async def get_order(order_id: UUID, caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep) -> OrderDetail:
     """An order with its lines, amounts and a timeline of what happened when."""
-    buyer = _may_read_orders(caller)
-    row = runtime.view("orders").order(views, order_id)
-    if row is None or (buyer is not None and row["buyer_id"] != buyer):
-        raise ApiError(404, f"no order {order_id}")
-    return OrderDetail.from_row(row)
+
+    def read(views: Connection) -> OrderDetail:
+        buyer = _may_read_orders(caller)
+        row = runtime.view("orders").order(views, order_id)
+        if row is None or (buyer is not None and row["buyer_id"] != buyer):
+            raise ApiError(404, f"no order {order_id}")
+        return OrderDetail.from_row(row)
+
+    return await reads.read(read)
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut,

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from anyio import to_thread
 from fastapi import APIRouter, Path, Response, status
+from sqlalchemy.engine import Connection
 
 from vardekedja.api.deps import CallerDep, OperatorDep, RuntimeDep, ViewsDep, WriterDep, command
 from vardekedja.api.problems import ApiError
@@ -38,23 +39,31 @@ async def register_organisation(body: OrganisationIn, caller: OperatorDep, runti
 
 
 @router.get("/me", response_model=OrganisationOut)
-def me(caller: CallerDep, views: ViewsDep, runtime: RuntimeDep) -> OrganisationOut:
+async def me(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep) -> OrganisationOut:
     """The caller's own organisation."""
-    row = runtime.view("organisations").organisation(views, caller.organisation_id)
-    if row is None:
-        raise ApiError(404, "your organisation is not in the views yet")
-    return OrganisationOut.from_row(row)
+
+    def read(views: Connection) -> OrganisationOut:
+        row = runtime.view("organisations").organisation(views, caller.organisation_id)
+        if row is None:
+            raise ApiError(404, "your organisation is not in the views yet")
+        return OrganisationOut.from_row(row)
+
+    return await reads.read(read)
 
 
 @router.get("/organisations/{organisation_id}", response_model=OrganisationOut)
-def get_organisation(organisation_id: UUID, caller: CallerDep, views: ViewsDep, runtime: RuntimeDep) -> OrganisationOut:
+async def get_organisation(organisation_id: UUID, caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep) -> OrganisationOut:
     """An organisation, to the operator, to auditors (who read everything) or to itself."""
-    if caller.role is not Role.AUDITOR:
-        _operator_or_self(caller, organisation_id)
-    row = runtime.view("organisations").organisation(views, organisation_id)
-    if row is None:
-        raise ApiError(404, f"no organisation {organisation_id}")
-    return OrganisationOut.from_row(row)
+
+    def read(views: Connection) -> OrganisationOut:
+        if caller.role is not Role.AUDITOR:
+            _operator_or_self(caller, organisation_id)
+        row = runtime.view("organisations").organisation(views, organisation_id)
+        if row is None:
+            raise ApiError(404, f"no organisation {organisation_id}")
+        return OrganisationOut.from_row(row)
+
+    return await reads.read(read)
 
 
 @router.post("/organisations/{organisation_id}/api-keys", status_code=status.HTTP_201_CREATED,

@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from sqlalchemy.engine import Connection
 
 from vardekedja.api.deps import CallerDep, Cursor, Limit, RuntimeDep, ViewsDep
 from vardekedja.api.resources import PayoutOut, PayoutPage
@@ -15,17 +16,21 @@ router = APIRouter(tags=["payouts"])
 
 
 @router.get("/payouts", response_model=PayoutPage)
-def list_payouts(caller: CallerDep, views: ViewsDep, runtime: RuntimeDep,
-                 order_id: Annotated[UUID | None, Query()] = None, limit: Limit = 20,
-                 cursor: Cursor = None) -> PayoutPage:  # fmt: skip
+async def list_payouts(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep,
+                       order_id: Annotated[UUID | None, Query()] = None, limit: Limit = 20,
+                       cursor: Cursor = None) -> PayoutPage:  # fmt: skip
     """What is owed and why, newest first: each party its own; the operator and auditors everyone's.
 
     ``totals_ore`` sums every entry the caller may see, per role.
     """
-    party = None if caller.is_(Role.OPERATOR, Role.AUDITOR) else caller.organisation_id
-    view = runtime.view("payouts")
-    page = view.list(views, party_id=party, order_id=order_id, limit=limit, cursor=cursor)
-    return PayoutPage(
-        items=[PayoutOut.from_row(row) for row in page.items], next_cursor=page.next_cursor,
-        totals_ore=view.totals(views, party_id=party),
-    )  # fmt: skip
+
+    def read(views: Connection) -> PayoutPage:
+        party = None if caller.is_(Role.OPERATOR, Role.AUDITOR) else caller.organisation_id
+        view = runtime.view("payouts")
+        page = view.list(views, party_id=party, order_id=order_id, limit=limit, cursor=cursor)
+        return PayoutPage(
+            items=[PayoutOut.from_row(row) for row in page.items], next_cursor=page.next_cursor,
+            totals_ore=view.totals(views, party_id=party),
+        )  # fmt: skip
+
+    return await reads.read(read)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.engine import Connection
 
 from vardekedja.api.deps import CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, WorkshopDep, command
 from vardekedja.api.problems import ApiError
@@ -32,24 +33,32 @@ def _workshop_scope(caller: CallerDep) -> UUID | None:
 
 
 @router.get("", response_model=Page[ProductionOrderOut])
-def list_production_orders(caller: CallerDep, views: ViewsDep, runtime: RuntimeDep, status: StatusFilter = None,
-                           limit: Limit = 20, cursor: Cursor = None) -> Page[ProductionOrderOut]:  # fmt: skip
+async def list_production_orders(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep, status: StatusFilter = None,
+                                 limit: Limit = 20, cursor: Cursor = None) -> Page[ProductionOrderOut]:  # fmt: skip
     """Newest first: for a workshop, the open ones it is eligible for and those it holds."""
-    page = runtime.view("production").list(views, workshop_id=_workshop_scope(caller), status=status,
-                                           limit=limit, cursor=cursor)  # fmt: skip
-    return Page(items=[ProductionOrderOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
+
+    def read(views: Connection) -> Page[ProductionOrderOut]:
+        page = runtime.view("production").list(views, workshop_id=_workshop_scope(caller), status=status,
+                                               limit=limit, cursor=cursor)  # fmt: skip
+        return Page(items=[ProductionOrderOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
+
+    return await reads.read(read)
 
 
 @router.get("/{production_order_id}", response_model=ProductionOrderOut)
-def get_production_order(production_order_id: UUID, caller: CallerDep, views: ViewsDep,
-                         runtime: RuntimeDep) -> ProductionOrderOut:  # fmt: skip
+async def get_production_order(production_order_id: UUID, caller: CallerDep, reads: ViewsDep,
+                               runtime: RuntimeDep) -> ProductionOrderOut:  # fmt: skip
     """One production order, if the caller may see it."""
-    workshop = _workshop_scope(caller)
-    view = runtime.view("production")
-    row = view.production_order(views, production_order_id)
-    if row is None or (workshop is not None and not view.is_visible_to(views, production_order_id, workshop)):
-        raise ApiError(404, f"no production order {production_order_id}")
-    return ProductionOrderOut.from_row(row)
+
+    def read(views: Connection) -> ProductionOrderOut:
+        workshop = _workshop_scope(caller)
+        view = runtime.view("production")
+        row = view.production_order(views, production_order_id)
+        if row is None or (workshop is not None and not view.is_visible_to(views, production_order_id, workshop)):
+            raise ApiError(404, f"no production order {production_order_id}")
+        return ProductionOrderOut.from_row(row)
+
+    return await reads.read(read)
 
 
 async def _answer(runtime: Runtime, response: Response,
