@@ -60,7 +60,7 @@ RETRIES_ON_CONFLICT = 5
 # A command run in a round learns its position only when the round commits (see ``run_together``).
 PENDING_POSITION = -1
 # Aggregates the round-running thread keeps between rounds (see ``Marketplace._kept``).
-KEPT_AGGREGATES = 10_000
+KEPT_AGGREGATES = 1_000
 API_KEY_PREFIX = "vk"
 MIN_SECRET_LENGTH = 32
 

@@ -188,7 +188,7 @@ def _demo_payment_link() -> str | None:
 
 def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int) -> None:
     uvicorn.run(
-        "vardekedja.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+        "vardekedja.api.app:serve_app", factory=True, host=host, port=port, workers=workers,
         loop="uvloop", http="httptools", proxy_headers=False, server_header=False, log_level="info",
     )  # fmt: skip
 

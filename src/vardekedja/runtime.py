@@ -146,8 +146,8 @@ class Runtime:
         self._threads.append(thread)
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
-        """Wait until the views have processed ``position``; nudge an embedded projector first."""
-        self.projector.wake()
+        """Wait until the views have processed ``position``; hurry an embedded projector first."""
+        self.projector.hurry()
         return self.database.wait_for(position, timeout)
 
     def stop(self) -> None:

@@ -180,7 +180,7 @@ class Views:
         processed = runtime.database.processed
         if processed() >= wanted or wanted > runtime.marketplace.position:
             return
-        runtime.projector.wake()
+        runtime.projector.hurry()
         deadline = time.monotonic() + READ_WAIT_SECONDS
         while time.monotonic() < deadline:
             await asyncio.sleep(POLL_SECONDS)

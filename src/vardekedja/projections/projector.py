@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
 LOCK_POLL_INTERVAL = 0.2  # how often a waiting projector tries the lock again and checks for a stop
+# How long a following projector lets events gather before a batch, unless a reader waits for them.
+LINGER_SECONDS = 0.01
 
 
 class Projector:
@@ -44,6 +46,7 @@ class Projector:
         *,
         batch_size: int = BATCH_SIZE,
         chain: AuditChain | None = None,
+        linger: float = LINGER_SECONDS,
     ) -> None:
         self.marketplace = marketplace
         self.database = database
@@ -51,6 +54,8 @@ class Projector:
         self.chain = chain
         self.batch_size = batch_size
         self._wake = threading.Event()
+        self._hurry = threading.Event()
+        self.linger = linger
         self._positions: dict[str, int] | None = None
 
     def refresh_positions(self) -> dict[str, int]:
@@ -120,27 +125,42 @@ class Projector:
                 return total
 
     def wake(self, *_: Any) -> None:
+        """New events: process them soon (after lingering a moment for more)."""
+        self._wake.set()
+
+    def hurry(self) -> None:
+        """Someone waits to read what was written: process it now, without lingering."""
+        self._hurry.set()
         self._wake.set()
 
     def run(self, stop: threading.Event, *, poll_interval: float = 1.0, retry_interval: float = 1.0) -> None:
         """Follow the event store until ``stop`` is set.
 
         Woken right after each save in this process (``wake``), by PostgreSQL
-        notifications, or by polling as a fallback. A database error is logged
+        notifications, or by polling as a fallback; a reader waiting for a
+        position hurries it (``hurry``). A database error is logged
         and retried after a pause; the positions in the views are the truth.
         """
         self.refresh_positions()
         while not stop.is_set():
             try:
-                if self.step():
-                    continue
+                count = self.step()
             except Exception:  # noqa: BLE001 - a follower must outlive a passing database fault
                 log.exception("projector batch failed; retrying in %.1fs", retry_interval)
                 stop.wait(retry_interval)
                 self.refresh_positions()
                 continue
-            self._wake.wait(poll_interval)
+            if count >= self.batch_size:  # behind: go on at once
+                continue
+            if count == 0:
+                self._wake.wait(poll_interval)
+            # Events arrive in small bursts under load, and each batch costs two commits and a
+            # round of position reads whatever its size; a short linger lets a burst gather.
+            # A reader waiting for its own write (``hurry``) cuts it short.
+            if self.linger and not self._hurry.is_set():
+                self._hurry.wait(self.linger)
             self._wake.clear()
+            self._hurry.clear()
 
 
 def _lock_key(settings_schema: str) -> int:
