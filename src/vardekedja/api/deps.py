@@ -6,14 +6,14 @@ import asyncio
 import functools
 import hmac
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 from uuid import UUID
 
 from anyio import to_thread
 from fastapi import Depends, Header, Query, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from sqlalchemy.engine import Connection
 
 from vardekedja.api.problems import ApiError
@@ -59,7 +59,7 @@ class Caller:
         return self.role in roles
 
 
-bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer vk_<id>_<secret>`")
+BEARER_DESCRIPTION = "An API key: `Authorization: Bearer vk_<id>_<secret>`"
 
 UNAUTHORISED = {"WWW-Authenticate": "Bearer"}
 
@@ -101,17 +101,33 @@ def _lookup_waiting(runtime: Runtime, key_id: str, presented: str) -> Caller | N
     return caller
 
 
-async def authenticate(
-    runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Caller:
-    """The caller behind the bearer key, compared in constant time against the stored hash.
+class ApiKey(HTTPBearer):
+    """Authentication and the role check as one dependency (each dependency costs a request time).
 
-    Found in memory when kept there (no thread hand-over, no query), else in
-    the views on a worker thread.
+    The caller behind the bearer key, compared in constant time against the
+    stored hash: found in memory when kept there (no thread hand-over, no
+    query), else in the views on a worker thread. Then only the given roles
+    are admitted (403 for the others). Documented as the HTTP bearer scheme.
     """
-    if credentials is None or credentials.scheme.lower() != "bearer":
+
+    def __init__(self, *roles: Role) -> None:
+        super().__init__(auto_error=False, scheme_name="HTTPBearer", description=BEARER_DESCRIPTION)
+        self.roles = roles or tuple(Role)
+
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        caller = await authenticate(request.app.state.runtime, request.headers.get("authorization"))
+        if caller.role not in self.roles:
+            allowed = " or ".join(r.value for r in self.roles)
+            raise ApiError(403, f"only a {allowed} may do this; you are a {caller.role.value}")
+        return caller
+
+
+async def authenticate(runtime: Runtime, authorization: str | None) -> Caller:
+    """The caller behind an ``Authorization: Bearer <key>`` header; 401 for a missing, malformed or unknown key."""
+    scheme, _, credentials = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials:
         raise ApiError(401, "send an API key as 'Authorization: Bearer <key>'", headers=UNAUTHORISED)
-    parts = split_api_key(credentials.credentials)
+    parts = split_api_key(credentials.strip())
     if parts is None:
         raise ApiError(401, "the API key is malformed", headers=UNAUTHORISED)
     key_id, secret = parts
@@ -125,19 +141,7 @@ async def authenticate(
     return caller
 
 
-CallerDep = Annotated[Caller, Depends(authenticate)]
-
-
-def role(*roles: Role) -> Callable[[Caller], Awaitable[Caller]]:
-    """A dependency that admits only the given roles (403 for the others)."""
-
-    async def check(caller: CallerDep) -> Caller:
-        if caller.role not in roles:
-            allowed = " or ".join(r.value for r in roles)
-            raise ApiError(403, f"only a {allowed} may do this; you are a {caller.role.value}")
-        return caller
-
-    return check
+CallerDep = Annotated[Caller, Depends(ApiKey())]
 
 
 class Views:
@@ -223,13 +227,13 @@ async def command(runtime: Runtime, response: Response, run: Callable[[Marketpla
     return value
 
 
-OperatorDep = Annotated[Caller, Depends(role(Role.OPERATOR))]
-DesignerDep = Annotated[Caller, Depends(role(Role.DESIGNER))]
-BuyerDep = Annotated[Caller, Depends(role(Role.BUYER))]
-WorkshopDep = Annotated[Caller, Depends(role(Role.WORKSHOP))]
-AreaCompanyDep = Annotated[Caller, Depends(role(Role.AREA_COMPANY))]
-WriterDep = Annotated[Caller, Depends(role(*(r for r in Role if r is not Role.AUDITOR)))]
-OverseerDep = Annotated[Caller, Depends(role(Role.OPERATOR, Role.AUDITOR))]
+OperatorDep = Annotated[Caller, Depends(ApiKey(Role.OPERATOR))]
+DesignerDep = Annotated[Caller, Depends(ApiKey(Role.DESIGNER))]
+BuyerDep = Annotated[Caller, Depends(ApiKey(Role.BUYER))]
+WorkshopDep = Annotated[Caller, Depends(ApiKey(Role.WORKSHOP))]
+AreaCompanyDep = Annotated[Caller, Depends(ApiKey(Role.AREA_COMPANY))]
+WriterDep = Annotated[Caller, Depends(ApiKey(*(r for r in Role if r is not Role.AUDITOR)))]
+OverseerDep = Annotated[Caller, Depends(ApiKey(Role.OPERATOR, Role.AUDITOR))]
 Limit = Annotated[int, Query(ge=1, le=100, description="At most this many items (1–100)")]
 Cursor = Annotated[
     str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]*$", description="From a page's next_cursor")
