@@ -407,9 +407,16 @@ class Marketplace(Application[UUID]):
         return found
 
     def _commit(self, subject: UUID, *aggregates: Aggregate | None) -> Recorded:
+        """Save the aggregates (none: nothing to record); say where the last event stands.
+
+        With nothing recorded, the position is the head, which covers everything
+        the command saw; in a round that is the round's own, filled in at commit.
+        """
         if self._round is not None:
             self.save(*aggregates)
             return Recorded(subject, PENDING_POSITION)
+        if not any(aggregate is not None for aggregate in aggregates):
+            return Recorded(subject, self.position)
         recordings = self.save(*aggregates)
         return Recorded(subject, recordings[-1].notification.id if recordings else self.position)
 
@@ -572,7 +579,7 @@ class Marketplace(Application[UUID]):
         if order.checkouts:
             latest = self.payments.payment_intent(order.checkouts[-1])
             if latest is not None and latest.usable and latest.amount_ore == order.total_ore and latest.currency == CURRENCY:
-                return Recorded(order.id, self.position), latest
+                return self._commit(order.id), latest
         intent = self.payments.create_payment_intent(
             order.id, order.total_ore, CURRENCY, f"checkout-{order.id}-{len(order.checkouts)}"
         )
@@ -682,7 +689,7 @@ class Marketplace(Application[UUID]):
         order = self.order(order_id)
         due = order.refunds_due()
         if not due:
-            return Recorded(order.id, self.position)
+            return self._commit(order.id)  # nothing to record: the position covers what it saw
         if self.payments is None:
             raise PaymentsUnavailableError("a refund is due and no payment provider is configured")
         for payment_intent_id, amount in due:

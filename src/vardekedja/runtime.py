@@ -18,9 +18,8 @@ from vardekedja.audit.chain import AuditChain
 from vardekedja.audit.keys import ensure_signing_key, load_signing_key
 from vardekedja.commands import CommandWriter
 from vardekedja.projections import all_projections
-from vardekedja.projections.base import Projection, View
+from vardekedja.projections.base import Memo, Projection, View
 from vardekedja.projections.database import ViewDatabase
-from vardekedja.projections.organisations import KeyLookups, OrganisationsProjection
 from vardekedja.projections.projector import Projector, listen_for_events, projector_lock
 from vardekedja.settings import Settings
 from vardekedja.stripe_gateway import StripeGateway
@@ -97,10 +96,16 @@ class Runtime:
             return self._commands
 
     @property
-    def keys(self) -> KeyLookups:
-        """API key lookups kept in memory while this process's projector applies every change."""
-        projection = next(p for p in self.projections if isinstance(p, OrganisationsProjection))
-        return projection.keys
+    def keys(self) -> Memo:
+        """Callers found by API key, kept in memory while this process's projector applies every change."""
+        return self.memo("organisations")
+
+    def memo(self, name: str) -> Memo:
+        """What is kept in memory of the named projection's view."""
+        for projection in self.projections:
+            if projection.name == name and projection.memo is not None:
+                return projection.memo
+        raise KeyError(name)
 
     @property
     def views_list(self) -> list[View]:
@@ -125,11 +130,17 @@ class Runtime:
                 return
             if self.settings.uses_postgres:
                 self._start(listen_for_events, self.database, self.channel, self.projector.wake, self._stop)
-            self.keys.trust(True)
+            self._trust_memos(True)
             try:
                 self.projector.run(self._stop, poll_interval=poll_interval)
             finally:
-                self.keys.trust(False)
+                self._trust_memos(False)
+
+    def _trust_memos(self, trusted: bool) -> None:
+        """This process's projector is (or no longer is) the one applying every change to the views."""
+        for projection in self.projections:
+            if projection.memo is not None:
+                projection.memo.trust(trusted)
 
     def start_embedded_projector(self, *, poll_interval: float = 0.05) -> None:
         """Follow in a background thread, woken after each save made through this runtime.

@@ -17,6 +17,7 @@ from vardekedja.api.deps import RuntimeDep
 from vardekedja.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from vardekedja.api.limits import BodyLimitMiddleware
 from vardekedja.api.metrics import Metrics, MetricsMiddleware
+from vardekedja.api.pages import PageCacheMiddleware
 from vardekedja.api.problems import PROBLEM_JSON, Problem, install_problem_handlers, problem
 from vardekedja.api.routes import audit, deliveries, designs, orders, organisations, payments, payouts, production
 from vardekedja.runtime import Runtime
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(payments.page)
     _operations(app)
 
+    app.add_middleware(PageCacheMiddleware)
     app.add_middleware(IdempotencyMiddleware, max_body=MAX_BODY)
     app.state.metrics = Metrics(lambda: holder.get("runtime"))
     app.add_middleware(BodyLimitMiddleware, max_body=MAX_BODY)

@@ -11,6 +11,7 @@ leaves neither rows nor position behind.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import singledispatchmethod
@@ -23,6 +24,9 @@ from vardekedja.domain.organisation import Role
 
 NEXT_SUFFIX = "__next"
 OLD_SUFFIX = "__old"
+
+
+MEMO_ENTRIES = 10_000  # per view; the oldest goes first
 
 
 class ConcurrentProjectorError(RuntimeError):
@@ -230,6 +234,66 @@ class View:
             raise ConcurrentProjectorError(f"the {self.name} projection was advanced by another projector")
 
 
+class Memo:
+    """Answers read from one view, kept in memory, trusted only while this process's projector applies every change.
+
+    Entries are dropped before any batch that changes the view commits (any
+    event the projection handles), and an answer read while such a change was
+    under way is not kept, so once a change has reached the view no entry from
+    before it is left. When another process applies the changes (``vardekedja
+    project``, another server worker, a rebuild swapped in), this process cannot
+    see them happen, and nothing is kept: every read goes to the view.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, Any] = {}
+        self._generation = 0
+        self._changing = False
+        self._trusted = False
+        self.applied: int | None = None  # the view's position as this process's projector last committed it
+
+    def trust(self, trusted: bool) -> None:
+        """Say whether this process's projector is the one applying changes (it holds the lock)."""
+        with self._lock:
+            self._trusted = trusted
+            self._entries.clear()
+            self._generation += 1
+            self.applied = None
+
+    def find(self, key: Any) -> Any:
+        if not self._trusted or self._changing:
+            return None
+        return self._entries.get(key)
+
+    @property
+    def generation(self) -> int:
+        """Read before reading the view; hand it to ``remember`` with what was read."""
+        return self._generation
+
+    def remember(self, key: Any, found: Any, generation: int) -> None:
+        with self._lock:
+            if self._trusted and not self._changing and generation == self._generation:
+                if len(self._entries) >= MEMO_ENTRIES:
+                    self._entries.pop(next(iter(self._entries)))
+                self._entries[key] = found
+
+    def changing(self) -> None:
+        """The view is about to change: drop everything, keep nothing until ``settled``."""
+        with self._lock:
+            self._changing = True
+            self._entries.clear()
+            self._generation += 1
+
+    def settled(self, applied: int | None) -> None:
+        """The batch has committed at ``applied`` (None: it did not, or the position is unknown)."""
+        with self._lock:
+            if self._changing:
+                self._changing = False
+                self._generation += 1
+            self.applied = applied
+
+
 class Projection:
     """Turns events into writes on its view; nothing else.
 
@@ -245,6 +309,8 @@ class Projection:
         self.rows: dict[sa.Table, Rows] = {}
         self.connection: Connection | None = None
         self._handlers: dict[type, Any] = {}
+        self.memo: Memo | None = None  # answers kept in memory, for projections that keep any
+        self._batch_end: int | None = None
 
     def _handler(self, event_type: type) -> Any:
         """The registered handler for an event type, or None; looked up once per type.
@@ -279,6 +345,12 @@ class Projection:
         stored position are skipped, so a batch seen twice changes nothing.
         """
         old = self.view.position(connection)
+        if self.memo is not None:
+            self._batch_end = max([old, *(position for position, _ in events)])
+            # Someone else moved the view (a swapped-in rebuild, another projector), or this
+            # batch changes it: either way what is kept may be stale.
+            if old != self.memo.applied or any(self._handler(type(e)) is not None for _, e in events):
+                self.memo.changing()
         fresh = [(position, domain_event) for position, domain_event in events if position > old]
         if not fresh:
             return 0
@@ -302,7 +374,10 @@ class Projection:
         """Load the rows this batch will touch in a few queries (see ``load``); optional."""
 
     def settled(self, committed: bool) -> None:
-        """The transaction of the last ``process_batch`` has ended, committed or not; optional."""
+        """The transaction of the last ``process_batch`` has ended, committed or not."""
+        if self.memo is not None:
+            position, self._batch_end = self._batch_end, None
+            self.memo.settled(position if committed else None)
 
     # Helpers for handlers.
 

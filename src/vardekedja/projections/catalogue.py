@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from vardekedja.domain.design import Design, Specification
 from vardekedja.domain.money import round_half_up
 from vardekedja.domain.organisation import Organisation, normalise_names
-from vardekedja.projections.base import Projection, UtcDateTime, View
+from vardekedja.projections.base import Memo, Projection, UtcDateTime, View
 from vardekedja.projections.paging import Page, newest_first
 
 SPEC_COLUMNS = (
@@ -193,6 +193,11 @@ class CatalogueProjection(Projection):
     name = "catalogue"
     view_class = CatalogueView
     view: CatalogueView
+
+    def __init__(self, suffix: str = "") -> None:
+        super().__init__(suffix)
+        # Pages of the catalogue as the API answered them (see api/pages.py).
+        self.memo = Memo()
 
     def prefetch(self, events: list[Any]) -> None:
         self.load(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
@@ -12,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vardekedja.domain.organisation import Organisation
-from vardekedja.projections.base import Projection, UtcDateTime, View
+from vardekedja.projections.base import Memo, Projection, UtcDateTime, View
 
 
 class OrganisationsView(View):
@@ -64,88 +62,15 @@ class OrganisationsView(View):
         return [dict(row) for row in rows]
 
 
-class KeyLookups:
-    """API key lookups kept in memory, trusted only while this process's projector applies every change.
-
-    The server looks a key up in the views on every request unless it finds it
-    here. Entries are dropped before any batch that changes organisations or
-    their keys commits, and a lookup that overlapped such a change is not kept,
-    so once a revocation has reached the views (which is when revoking answers)
-    no entry from before it is left. When another process applies the changes
-    (``vardekedja project``, another server worker, a rebuild swapped in), this
-    process cannot see them happen, and nothing is kept: every lookup reads the
-    views.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[str, Any] = {}
-        self._generation = 0
-        self._changing = False
-        self._trusted = False
-        self.applied: int | None = None  # the position this process's projector last committed
-
-    def trust(self, trusted: bool) -> None:
-        """Say whether this process's projector is the one applying changes (it holds the lock)."""
-        with self._lock:
-            self._trusted = trusted
-            self._entries.clear()
-            self._generation += 1
-            self.applied = None
-
-    def find(self, key_id: str) -> Any:
-        if not self._trusted or self._changing:
-            return None
-        return self._entries.get(key_id)
-
-    @property
-    def generation(self) -> int:
-        """Read before looking a key up in the views; hand it to ``remember`` with what was found."""
-        return self._generation
-
-    def remember(self, key_id: str, found: Any, generation: int) -> None:
-        with self._lock:
-            if self._trusted and not self._changing and generation == self._generation:
-                self._entries[key_id] = found
-
-    def changing(self) -> None:
-        """Keys are about to change in the views: drop everything, keep nothing until ``settled``."""
-        with self._lock:
-            self._changing = True
-            self._entries.clear()
-            self._generation += 1
-
-    def settled(self, applied: int | None) -> None:
-        """The batch has committed at ``applied`` (None: it did not, or the position is unknown)."""
-        with self._lock:
-            if self._changing:
-                self._changing = False
-                self._generation += 1
-            self.applied = applied
-
-
 class OrganisationsProjection(Projection):
     name = "organisations"
     view_class = OrganisationsView
     view: OrganisationsView
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.keys = KeyLookups()
-        self._batch_end: int | None = None
-
-    def process_batch(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> int:
-        # Someone else moved the view (a swapped-in rebuild, another projector) or keys change:
-        # either way what is kept may be stale.
-        old = self.view.position(connection)
-        if old != self.keys.applied or any(isinstance(domain_event, Organisation.Event) for _, domain_event in events):
-            self.keys.changing()
-        self._batch_end = max([old, *(position for position, _ in events)])
-        return super().process_batch(connection, events)
-
-    def settled(self, committed: bool) -> None:
-        position, self._batch_end = self._batch_end, None
-        self.keys.settled(position if committed else None)
+    def __init__(self, suffix: str = "") -> None:
+        super().__init__(suffix)
+        # Callers found by API key (see api/deps.py), kept while nothing changes organisations or keys.
+        self.memo = Memo()
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, position: int) -> None:

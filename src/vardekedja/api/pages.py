@@ -1,0 +1,93 @@
+"""Catalogue pages answered from memory while the catalogue has not changed.
+
+The catalogue is what every buyer browses and it changes only when a design is
+published, revised or retired or a workshop joins: it is read far more often
+than it changes. A page of it depends on nothing but its query string, and
+every role may read it. So the first answer to a query is kept (status 200
+only) and later requests with the same query string and a key known in memory
+get the same body without routing, validation or a query, until the
+projector changes the catalogue (see ``Memo`` in projections/base.py, which
+drops every page before such a change commits and keeps nothing while this
+process's projector is not the one applying changes).
+
+A kept answer says where the views stand now in ``Vardekedja-Position``: the
+catalogue has not changed since it was read. A request that waits for a
+position the views have not reached (``Vardekedja-Min-Position``), or whose
+key is not known in memory, takes the usual way through the app, which
+authenticates and answers it in full.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vardekedja.application import hash_api_key, split_api_key
+
+# Paths whose answer depends only on the query string and which every role may read.
+PAGES = {"/v1/catalogue": "catalogue"}
+POSITION = b"vardekedja-position"
+MIN_POSITION = b"vardekedja-min-position"
+
+
+class PageCacheMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        view = PAGES.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
+        runtime = getattr(scope["app"].state, "runtime", None) if view is not None else None
+        if runtime is None:
+            await self.app(scope, receive, send)
+            return
+        memo = runtime.memo(view)
+        headers = dict(scope["headers"])
+        key = (scope["path"], scope["query_string"])
+        kept = memo.find(key)
+        if kept is not None and _known(runtime, headers.get(b"authorization")) and _reached(headers, memo.applied):
+            scope["route"] = scope["path"]  # so that the metrics name the route
+            status, response_headers, body = kept
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [*response_headers, (POSITION, str(memo.applied).encode())]})  # fmt: skip
+            await send({"type": "http.response.body", "body": body})
+            return
+        generation = memo.generation
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def keep(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False) and start.get("status") == 200:
+                    response_headers = [(name, value) for name, value in start.get("headers", []) if name != POSITION]
+                    memo.remember(key, (200, response_headers, b"".join(chunks)), generation)
+            await send(message)
+
+        await self.app(scope, receive, keep)
+
+
+def _known(runtime: Any, authorization: bytes | None) -> bool:
+    """Is this a bearer key of a caller kept in memory (any role may read these pages)?"""
+    scheme, _, credentials = (authorization or b"").decode("latin-1").partition(" ")
+    parts = split_api_key(credentials.strip()) if scheme.lower() == "bearer" else None
+    if parts is None:
+        return False
+    kept = runtime.keys.find(parts[0])
+    if kept is None:
+        return False
+    presented = hash_api_key(parts[1])
+    return any(hmac.compare_digest(presented, stored) for stored, _ in kept)
+
+
+def _reached(headers: dict[bytes, bytes], applied: int | None) -> bool:
+    """Has this process's projector reached the position the request waits for, if any?"""
+    if applied is None:
+        return False
+    wanted = headers.get(MIN_POSITION)
+    if wanted is None:
+        return True
+    return wanted.isdigit() and int(wanted) <= applied
