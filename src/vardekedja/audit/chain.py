@@ -49,15 +49,17 @@ class AuditChain:
             sa.Column("signed_at", UtcDateTime, nullable=False),
         )  # fmt: skip
         self._last_checkpoint_at = time.monotonic()
+        # Built once; the projector runs them every batch.
+        self._head = sa.select(self.links.c.position, self.links.c.hash).order_by(self.links.c.position.desc()).limit(1)
+        self._insert = self.links.insert()
+        self._last_checkpoint = sa.select(sa.func.max(self.checkpoints.c.position))
 
     def create(self, connection: Connection) -> None:
         self.metadata.create_all(connection)
 
     def head(self, connection: Connection) -> tuple[int, str]:
         """The last chained position and its hash (0 and the genesis hash before any event)."""
-        row = connection.execute(
-            sa.select(self.links.c.position, self.links.c.hash).order_by(self.links.c.position.desc()).limit(1)
-        ).first()
+        row = connection.execute(self._head).first()
         return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
     def position(self, connection: Connection) -> int:
@@ -77,14 +79,14 @@ class AuditChain:
             rows.append({"position": notification.id, "stream_id": str(notification.originator_id),
                          "version": notification.originator_version, "hash": previous})  # fmt: skip
         if rows:
-            connection.execute(self.links.insert(), rows)
+            connection.execute(self._insert, rows)
             self._maybe_checkpoint(connection, rows[-1]["position"], previous)
         return len(rows)
 
     def _maybe_checkpoint(self, connection: Connection, position: int, head: str) -> None:
         if self.signing_key is None:
             return
-        last = connection.execute(sa.select(sa.func.max(self.checkpoints.c.position))).scalar() or 0
+        last = connection.execute(self._last_checkpoint).scalar() or 0
         due = position - last >= self.checkpoint_every or (
             time.monotonic() - self._last_checkpoint_at >= self.checkpoint_seconds and position > last
         )

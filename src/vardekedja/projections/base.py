@@ -50,9 +50,13 @@ class Rows:
         self._changed: set[Any] = set()
         self._deleted: set[Any] = set()
         self._before: dict[Any, dict[str, Any]] = {}
-        self._select = table.select().where(
-            *[table.c[name] == sa.bindparam(f"k_{name}") for name in self.key_columns]
-        )
+        # Statements built once: building one (and its cache key) costs more than running it.
+        key_match = [table.c[name] == sa.bindparam(f"k_{name}") for name in self.key_columns]
+        self._select = table.select().where(*key_match)
+        self._insert = table.insert()
+        self._delete = table.delete().where(*key_match)
+        self._updates: dict[tuple[str, ...], sa.Update] = {}
+        self._value_columns = [c.name for c in table.columns if c.name not in self.key_columns]
 
     def _key_of(self, row: dict[str, Any]) -> Any:
         if self.simple:
@@ -118,15 +122,14 @@ class Rows:
             self._deleted.add(key)
 
     def flush(self, connection: Connection) -> None:
-        key_match = [self.table.c[name] == sa.bindparam(f"k_{name}") for name in self.key_columns]
         if self._deleted:
-            connection.execute(self.table.delete().where(*key_match), [self._key_params(k) for k in self._deleted])
+            connection.execute(self._delete, [self._key_params(k) for k in self._deleted])
         if self._new:
-            connection.execute(self.table.insert(), [self._rows[key] for key in self._new])
+            connection.execute(self._insert, [self._rows[key] for key in self._new])
         if self._changed:
             # Rows are grouped by the columns that actually changed, one executemany per group:
             # binding every column of every changed row cost more than the writes themselves.
-            columns = [c.name for c in self.table.columns if c.name not in self.key_columns]
+            columns = self._value_columns
             groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for key in self._changed:
                 row, before = self._rows[key], self._before.get(key)
@@ -137,11 +140,17 @@ class Rows:
                     entry.update({f"v_{name}": row[name] for name in changed})
                     groups.setdefault(changed, []).append(entry)
             for changed, params in groups.items():
-                statement = self.table.update().where(*key_match).values(
-                    {name: sa.bindparam(f"v_{name}") for name in changed}
-                )
-                connection.execute(statement, params)
+                connection.execute(self._update(changed), params)
         self.reset()
+
+    def _update(self, columns: tuple[str, ...]) -> sa.Update:
+        try:
+            return self._updates[columns]
+        except KeyError:
+            statement = self._updates[columns] = self.table.update().where(
+                *[self.table.c[name] == sa.bindparam(f"k_{name}") for name in self.key_columns]
+            ).values({name: sa.bindparam(f"v_{name}") for name in columns})
+            return statement
 
     def reset(self) -> None:
         """Forget the batch (after a flush, or after a failed batch whose transaction rolled back)."""
@@ -173,6 +182,12 @@ class View:
             self.metadata,
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
             sa.Column("position", sa.BigInteger, nullable=False),
+        )
+        self._position = sa.select(self.tracking.c.position)
+        self._advance = (
+            self.tracking.update()
+            .where(self.tracking.c.position == sa.bindparam("old"))
+            .values(position=sa.bindparam("new"))
         )
         self.define()
 
@@ -223,13 +238,11 @@ class View:
         self.metadata.drop_all(connection)
 
     def position(self, connection: Connection) -> int:
-        return int(connection.execute(sa.select(self.tracking.c.position)).scalar_one_or_none() or 0)
+        return int(connection.execute(self._position).scalar_one_or_none() or 0)
 
     def advance(self, connection: Connection, old: int, new: int) -> None:
         """Move the tracking position, refusing if another projector moved it first."""
-        moved = connection.execute(
-            self.tracking.update().where(self.tracking.c.position == old).values(position=new)
-        )
+        moved = connection.execute(self._advance, {"old": old, "new": new})
         if moved.rowcount != 1:
             raise ConcurrentProjectorError(f"the {self.name} projection was advanced by another projector")
 

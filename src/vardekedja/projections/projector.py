@@ -85,18 +85,14 @@ class Projector:
         if not notifications:
             return 0
         assert self._positions is not None
-        if self.chain is not None:
-            with self.database.writer.begin() as connection:
-                self.chain.process(connection, notifications)
-            self._positions[self.chain.name] = notifications[-1].id
-        if not self.projections:
-            return len(notifications)
-        events = self._decode(notifications)
-        # One transaction for the batch: every view's rows and position commit together,
-        # which also saves a commit (and on SQLite a WAL sync) per view and batch.
+        events = self._decode(notifications) if self.projections else []
+        # One transaction for the batch: the audit chain and every view's rows and position
+        # commit together, which also saves a commit (and on SQLite a WAL write) per view.
         committed = False
         try:
             with self.database.writer.begin() as connection:
+                if self.chain is not None:
+                    self.chain.process(connection, notifications)
                 for projection in self.projections:
                     projection.process_batch(connection, events)
             committed = True
@@ -107,6 +103,8 @@ class Projector:
         finally:
             for projection in self.projections:
                 projection.settled(committed)
+        if self.chain is not None:
+            self._positions[self.chain.name] = notifications[-1].id
         for projection in self.projections:
             # A projection whose position was already further (after a swap) keeps that one.
             self._positions[projection.name] = max(self._positions[projection.name], events[-1][0])
