@@ -87,6 +87,20 @@ class CommandWriter:
         self._thread.join(timeout)
 
     def _serve(self) -> None:
+        try:
+            self._loop()
+        finally:  # stopped, or killed by something no command should raise: refuse what is left
+            with self._lock:
+                self._closed = True
+            while True:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None and job.future.set_running_or_notify_cancel():
+                    job.future.set_exception(WriterClosedError("the command writer stopped; the command was not run"))
+
+    def _loop(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
@@ -112,10 +126,12 @@ class CommandWriter:
         """Run a round; return the jobs it left for the next one."""
         try:
             outcomes = self.marketplace.run_together([job.run for job in jobs])
-        except Exception as error:  # noqa: BLE001 - the store failed: every command of the round hears of it
-            log.exception("a round of %d commands failed to commit", len(jobs))
+        except BaseException as error:  # noqa: BLE001 - every command of the round hears of it, and the writer goes on
+            log.exception("a round of %d commands failed", len(jobs))
             for job in jobs:
                 job.future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
             return []
         if outcomes is None:  # the round lost a race: each on its own, retried as usual
             for job in jobs:

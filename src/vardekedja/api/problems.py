@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vardekedja.application import PaymentsUnavailableError
+from vardekedja.commands import WriterClosedError
 from vardekedja.domain.errors import (
     ConflictError,
     DomainError,
@@ -109,6 +110,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _stripe(_request: Request, error: StripeUnavailableError) -> JSONResponse:
         # Stripe (or its stand-in) refused or was unreachable: what was recorded stays; try again later.
         return problem(503, str(error))
+
+    @app.exception_handler(WriterClosedError)
+    async def _closed(_request: Request, error: WriterClosedError) -> JSONResponse:
+        # Shutting down (or the command thread is gone): nothing was run; another worker or a restart will.
+        return problem(503, str(error), headers={"Retry-After": "1"})
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, error: ApiError) -> JSONResponse:

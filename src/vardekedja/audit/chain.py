@@ -53,6 +53,7 @@ class AuditChain:
         self._head = sa.select(self.links.c.position, self.links.c.hash).order_by(self.links.c.position.desc()).limit(1)
         self._insert = self.links.insert()
         self._last_checkpoint = sa.select(sa.func.max(self.checkpoints.c.position))
+        self._last_checkpoint_position: int | None = None  # read once; only the projector holding the lock signs
 
     def create(self, connection: Connection) -> None:
         self.metadata.create_all(connection)
@@ -86,7 +87,9 @@ class AuditChain:
     def _maybe_checkpoint(self, connection: Connection, position: int, head: str) -> None:
         if self.signing_key is None:
             return
-        last = connection.execute(self._last_checkpoint).scalar() or 0
+        if self._last_checkpoint_position is None:
+            self._last_checkpoint_position = connection.execute(self._last_checkpoint).scalar() or 0
+        last = self._last_checkpoint_position
         due = position - last >= self.checkpoint_every or (
             time.monotonic() - self._last_checkpoint_at >= self.checkpoint_seconds and position > last
         )
@@ -100,6 +103,12 @@ class AuditChain:
             position=position, head=head, signature=signature, signed_at=datetime.now(timezone.utc)
         ))  # fmt: skip
         self._last_checkpoint_at = time.monotonic()
+        self._last_checkpoint_position = position
+
+    def settled(self, committed: bool) -> None:
+        """The transaction of the last ``process`` has ended; unless it committed, reread the last checkpoint."""
+        if not committed:
+            self._last_checkpoint_position = None
 
     def sign_head(self, connection: Connection) -> tuple[int, str] | None:
         """Sign the current head now if no checkpoint covers it (before an export, say)."""

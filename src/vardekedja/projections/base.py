@@ -301,8 +301,9 @@ class Memo:
     def settled(self, applied: int | None) -> None:
         """The batch has committed at ``applied`` (None: it did not, or the position is unknown)."""
         with self._lock:
-            if self._changing:
+            if self._changing or applied is None:
                 self._changing = False
+                self._entries.clear()
                 self._generation += 1
             self.applied = applied
 
@@ -351,13 +352,17 @@ class Projection:
     def process_event(self, domain_event: Any, position: int) -> None:
         """Events this projection has no handler for change nothing."""
 
-    def process_batch(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> int:
+    def process_batch(self, connection: Connection, events: Sequence[tuple[int, Any]], old: int | None = None) -> int:
         """Apply the events past this view's position and advance it, in the caller's transaction.
 
         Returns how many events were new to this view; events at or before the
         stored position are skipped, so a batch seen twice changes nothing.
+        ``old`` is the view's position as the caller last knew it (read here if
+        not given); if someone else moved it meanwhile, advancing fails with
+        ``ConcurrentProjectorError`` and the transaction is rolled back.
         """
-        old = self.view.position(connection)
+        if old is None:
+            old = self.view.position(connection)
         if self.memo is not None:
             self._batch_end = max([old, *(position for position, _ in events)])
             # Someone else moved the view (a swapped-in rebuild, another projector), or this
