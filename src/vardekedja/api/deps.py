@@ -8,7 +8,7 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from anyio import to_thread
@@ -16,7 +16,7 @@ from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPBearer
 from sqlalchemy.engine import Connection
 
-from vardekedja.api.problems import ApiError
+from vardekedja.api.problems import PROBLEM_JSON, ApiError, Problem
 from vardekedja.application import Marketplace, hash_api_key, split_api_key
 from vardekedja.domain.organisation import Role
 from vardekedja.runtime import Runtime
@@ -238,3 +238,7 @@ Limit = Annotated[int, Query(ge=1, le=100, description="At most this many items 
 Cursor = Annotated[
     str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]*$", description="From a page's next_cursor")
 ]
+# A command answers 503 when the server is shutting down and its command thread takes no more work.
+SHUTTING_DOWN: dict[int | str, dict[str, Any]] = {
+    503: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "the server is shutting down; try again"},
+}

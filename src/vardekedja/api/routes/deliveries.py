@@ -9,7 +9,17 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.engine import Connection
 
-from vardekedja.api.deps import AreaCompanyDep, CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, WorkshopDep, command
+from vardekedja.api.deps import (
+    SHUTTING_DOWN,
+    AreaCompanyDep,
+    CallerDep,
+    Cursor,
+    Limit,
+    RuntimeDep,
+    ViewsDep,
+    WorkshopDep,
+    command,
+)
 from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import DeliveryOut, Page
 from vardekedja.api.schemas import DeliverIn, ReasonIn, ScheduleIn
@@ -63,7 +73,7 @@ async def _answer(runtime: Runtime, response: Response, run: Callable[[Marketpla
     return await command(runtime, response, lambda app: DeliveryOut.from_aggregate(app.delivery(run(app).id)))
 
 
-@router.post("/{delivery_id}/schedule", response_model=DeliveryOut)
+@router.post("/{delivery_id}/schedule", response_model=DeliveryOut, responses=SHUTTING_DOWN)
 async def schedule(delivery_id: UUID, body: ScheduleIn, caller: WorkshopDep, runtime: RuntimeDep,
                    response: Response) -> DeliveryOut:  # fmt: skip
     """Set (or move) the delivery window; a failed delivery is scheduled again this way."""
@@ -71,13 +81,13 @@ async def schedule(delivery_id: UUID, body: ScheduleIn, caller: WorkshopDep, run
                                                                                body.earliest, body.latest))  # fmt: skip
 
 
-@router.post("/{delivery_id}/dispatch", response_model=DeliveryOut)
+@router.post("/{delivery_id}/dispatch", response_model=DeliveryOut, responses=SHUTTING_DOWN)
 async def dispatch(delivery_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response) -> DeliveryOut:
     """The piece is on its way."""
     return await _answer(runtime, response, lambda app: app.dispatch_delivery(caller.organisation_id, delivery_id))
 
 
-@router.post("/{delivery_id}/deliver", response_model=DeliveryOut)
+@router.post("/{delivery_id}/deliver", response_model=DeliveryOut, responses=SHUTTING_DOWN)
 async def deliver(delivery_id: UUID, body: DeliverIn, caller: WorkshopDep, runtime: RuntimeDep,
                   response: Response) -> DeliveryOut:  # fmt: skip
     """Delivered: the designer's royalty and the workshop's fee become owed."""
@@ -85,7 +95,7 @@ async def deliver(delivery_id: UUID, body: DeliverIn, caller: WorkshopDep, runti
                                                                      body.received_by))  # fmt: skip
 
 
-@router.post("/{delivery_id}/fail", response_model=DeliveryOut)
+@router.post("/{delivery_id}/fail", response_model=DeliveryOut, responses=SHUTTING_DOWN)
 async def fail(delivery_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response,
                body: ReasonIn | None = None) -> DeliveryOut:  # fmt: skip
     """The delivery did not happen; schedule it again."""
@@ -93,7 +103,7 @@ async def fail(delivery_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, resp
     return await _answer(runtime, response, lambda app: app.fail_delivery(caller.organisation_id, delivery_id, reason))
 
 
-@router.post("/{delivery_id}/install", response_model=DeliveryOut)
+@router.post("/{delivery_id}/install", response_model=DeliveryOut, responses=SHUTTING_DOWN)
 async def install(delivery_id: UUID, caller: AreaCompanyDep, runtime: RuntimeDep, response: Response) -> DeliveryOut:
     """Installed by the area company serving the site: its fee becomes owed."""
     return await _answer(runtime, response, lambda app: app.install(caller.organisation_id, delivery_id))

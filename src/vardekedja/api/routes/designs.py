@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.engine import Connection
 
-from vardekedja.api.deps import CallerDep, Cursor, DesignerDep, Limit, RuntimeDep, ViewsDep, command
+from vardekedja.api.deps import SHUTTING_DOWN, CallerDep, Cursor, DesignerDep, Limit, RuntimeDep, ViewsDep, command
 from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import CatalogueItem, DesignOut, Page
 from vardekedja.api.schemas import NO_NUL, DesignIn
@@ -26,14 +26,14 @@ async def _design_command(runtime: Runtime, response: Response, run: Callable[[M
     return await command(runtime, response, answer)
 
 
-@router.post("/designs", status_code=status.HTTP_201_CREATED, response_model=DesignOut)
+@router.post("/designs", status_code=status.HTTP_201_CREATED, response_model=DesignOut, responses=SHUTTING_DOWN)
 async def draft_design(body: DesignIn, caller: DesignerDep, runtime: RuntimeDep, response: Response) -> DesignOut:
     """Draft a new design: revision 1, visible only to its designer until published."""
     specification = body.specification()
     return await _design_command(runtime, response, lambda app: app.draft_design(caller.organisation_id, specification))
 
 
-@router.put("/designs/{design_id}", response_model=DesignOut)
+@router.put("/designs/{design_id}", response_model=DesignOut, responses=SHUTTING_DOWN)
 async def revise_design(design_id: UUID, body: DesignIn, caller: DesignerDep, runtime: RuntimeDep,
                         response: Response) -> DesignOut:  # fmt: skip
     """Replace the draft specification; after a publish this opens the next revision."""
@@ -43,13 +43,13 @@ async def revise_design(design_id: UUID, body: DesignIn, caller: DesignerDep, ru
     )
 
 
-@router.post("/designs/{design_id}/publish", response_model=DesignOut)
+@router.post("/designs/{design_id}/publish", response_model=DesignOut, responses=SHUTTING_DOWN)
 async def publish_design(design_id: UUID, caller: DesignerDep, runtime: RuntimeDep, response: Response) -> DesignOut:
     """Publish the draft revision; it is frozen from now on and can be ordered."""
     return await _design_command(runtime, response, lambda app: app.publish_design(caller.organisation_id, design_id))
 
 
-@router.post("/designs/{design_id}/retire", response_model=DesignOut)
+@router.post("/designs/{design_id}/retire", response_model=DesignOut, responses=SHUTTING_DOWN)
 async def retire_design(design_id: UUID, caller: DesignerDep, runtime: RuntimeDep, response: Response) -> DesignOut:
     """Retire the design: it leaves the catalogue and can no longer be ordered."""
     return await _design_command(runtime, response, lambda app: app.retire_design(caller.organisation_id, design_id))

@@ -8,7 +8,17 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.engine import Connection
 
-from vardekedja.api.deps import BuyerDep, CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, command, recorded
+from vardekedja.api.deps import (
+    SHUTTING_DOWN,
+    BuyerDep,
+    CallerDep,
+    Cursor,
+    Limit,
+    RuntimeDep,
+    ViewsDep,
+    command,
+    recorded,
+)
 from vardekedja.api.problems import ApiError, Problem
 from vardekedja.api.resources import OrderDetail, OrderOut, Page
 from vardekedja.api.schemas import CancelIn, OrderIn
@@ -31,7 +41,7 @@ def _may_read_orders(caller: CallerDep) -> UUID | None:
     raise ApiError(403, f"a {caller.role.value} reads no orders")
 
 
-@router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut)
+@router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut, responses=SHUTTING_DOWN)
 async def place_order(body: OrderIn, caller: BuyerDep, runtime: RuntimeDep, response: Response) -> OrderOut:
     """Place an order: prices, VAT and totals are frozen now."""
     site, lines = body.delivery_site.site(), body.line_requests()

@@ -9,7 +9,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Path, Response, status
 from sqlalchemy.engine import Connection
 
-from vardekedja.api.deps import CallerDep, OperatorDep, RuntimeDep, ViewsDep, WriterDep, command
+from vardekedja.api.deps import SHUTTING_DOWN, CallerDep, OperatorDep, RuntimeDep, ViewsDep, WriterDep, command
 from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import ApiKeyOut, OrganisationCreated, OrganisationOut
 from vardekedja.api.schemas import OrganisationIn
@@ -24,7 +24,8 @@ def _operator_or_self(caller: CallerDep, organisation_id: UUID) -> None:
         raise ApiError(404, f"no organisation {organisation_id}")
 
 
-@router.post("/organisations", status_code=status.HTTP_201_CREATED, response_model=OrganisationCreated)
+@router.post("/organisations", status_code=status.HTTP_201_CREATED, response_model=OrganisationCreated,
+             responses=SHUTTING_DOWN)  # fmt: skip
 async def register_organisation(body: OrganisationIn, caller: OperatorDep, runtime: RuntimeDep,
                                 response: Response) -> OrganisationCreated:  # fmt: skip
     """Register an organisation in one role; its first API key is in the response, once."""
@@ -67,7 +68,7 @@ async def get_organisation(organisation_id: UUID, caller: CallerDep, reads: View
 
 
 @router.post("/organisations/{organisation_id}/api-keys", status_code=status.HTTP_201_CREATED,
-             response_model=ApiKeyOut)  # fmt: skip
+             response_model=ApiKeyOut, responses=SHUTTING_DOWN)  # fmt: skip
 async def issue_api_key(organisation_id: UUID, caller: WriterDep, runtime: RuntimeDep,
                         response: Response) -> ApiKeyOut:  # fmt: skip
     """Issue another API key; it is shown here once and stored only as a hash."""
@@ -77,7 +78,7 @@ async def issue_api_key(organisation_id: UUID, caller: WriterDep, runtime: Runti
 
 
 @router.delete("/organisations/{organisation_id}/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT,
-               response_class=Response)  # fmt: skip
+               response_class=Response, responses=SHUTTING_DOWN)  # fmt: skip
 async def revoke_api_key(organisation_id: UUID, key_id: Annotated[str, Path(max_length=64)], caller: WriterDep,
                          runtime: RuntimeDep) -> Response:  # fmt: skip
     """Revoke an API key; once this answers, requests with the key are refused."""

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.engine import Connection
 
-from vardekedja.api.deps import CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, WorkshopDep, command
+from vardekedja.api.deps import SHUTTING_DOWN, CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, WorkshopDep, command
 from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import Page, ProductionOrderOut
 from vardekedja.api.schemas import CompleteIn, ReasonIn
@@ -73,7 +73,7 @@ async def _answer(runtime: Runtime, response: Response,
     return await command(runtime, response, answer)
 
 
-@router.post("/{production_order_id}/accept", response_model=ProductionOrderOut)
+@router.post("/{production_order_id}/accept", response_model=ProductionOrderOut, responses=SHUTTING_DOWN)
 async def accept(production_order_id: UUID, caller: WorkshopDep, runtime: RuntimeDep,
                  response: Response) -> ProductionOrderOut:  # fmt: skip
     """Take the order; of several eligible workshops exactly one wins, the others get 409."""
@@ -81,7 +81,7 @@ async def accept(production_order_id: UUID, caller: WorkshopDep, runtime: Runtim
                                                                                production_order_id))  # fmt: skip
 
 
-@router.post("/{production_order_id}/start", response_model=ProductionOrderOut)
+@router.post("/{production_order_id}/start", response_model=ProductionOrderOut, responses=SHUTTING_DOWN)
 async def start(production_order_id: UUID, caller: WorkshopDep, runtime: RuntimeDep,
                 response: Response) -> ProductionOrderOut:  # fmt: skip
     """Start work; from now on the buyer can no longer cancel the order."""
@@ -89,7 +89,7 @@ async def start(production_order_id: UUID, caller: WorkshopDep, runtime: Runtime
                                                                               production_order_id))  # fmt: skip
 
 
-@router.post("/{production_order_id}/complete", response_model=ProductionOrderOut)
+@router.post("/{production_order_id}/complete", response_model=ProductionOrderOut, responses=SHUTTING_DOWN)
 async def complete(production_order_id: UUID, body: CompleteIn, caller: WorkshopDep, runtime: RuntimeDep,
                    response: Response) -> ProductionOrderOut:  # fmt: skip
     """Finish the work; its delivery opens at once."""
@@ -97,7 +97,7 @@ async def complete(production_order_id: UUID, body: CompleteIn, caller: Workshop
         caller.organisation_id, production_order_id, body.hours_worked, body.notes))  # fmt: skip
 
 
-@router.post("/{production_order_id}/release", response_model=ProductionOrderOut)
+@router.post("/{production_order_id}/release", response_model=ProductionOrderOut, responses=SHUTTING_DOWN)
 async def release(production_order_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response,
                   body: ReasonIn | None = None) -> ProductionOrderOut:  # fmt: skip
     """Give the order back to the open pool for another workshop."""
