@@ -227,11 +227,18 @@ class Marketplace(Application[UUID]):
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         round_ = self._round
         if round_ is not None:
-            round_.processing.collect_events(*objs, **kwargs)
+            # What ProcessingEvent.collect_events does for aggregates, without its checks against
+            # runtime protocols (each such isinstance() walks the protocol's attributes).
+            processing = round_.processing
             for obj in objs:
-                if isinstance(obj, Aggregate):
-                    round_.aggregates[obj.id] = obj
-                    round_.loaded.add(obj.id)
+                if obj is None:
+                    continue
+                if not isinstance(obj, Aggregate):
+                    raise TypeError(f"only aggregates are saved in a round, not {type(obj).__name__}")
+                processing.events.extend(obj.collect_events())
+                processing.aggregates[obj.id] = round_.aggregates[obj.id] = obj
+                round_.loaded.add(obj.id)
+            processing.saved_kwargs.update(kwargs)
             return []
         recordings = super().save(*objs, **kwargs)
         if recordings:
