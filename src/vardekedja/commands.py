@@ -37,17 +37,9 @@ class WriterClosedError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Done:
-    """What a command returned and the position of its last event (or the head, if it recorded none)."""
-
-    value: Any
-    position: int
-
-
-@dataclass(frozen=True)
 class _Job:
     run: Callable[[], Any]
-    future: Future[Done]
+    future: Future[Outcome]
 
 
 class CommandWriter:
@@ -62,19 +54,19 @@ class CommandWriter:
         self._thread = threading.Thread(target=self._serve, name="commands", daemon=True)
         self._thread.start()
 
-    def submit(self, command: Callable[[], Any]) -> Future[Done]:
+    def submit(self, command: Callable[[], Any]) -> Future[Outcome]:
         """Queue a command (a function of no arguments that calls the marketplace)."""
-        future: Future[Done] = Future()
+        future: Future[Outcome] = Future()
         with self._lock:
             if self._closed:
                 raise WriterClosedError("the server is shutting down; the command was not run")
             self._queue.put(_Job(command, future))
         return future
 
-    async def run(self, command: Callable[[], Any]) -> Done:
+    async def run(self, command: Callable[[], Any]) -> Outcome:
         return await asyncio.wrap_future(self.submit(command))
 
-    def call(self, command: Callable[[], Any]) -> Done:
+    def call(self, command: Callable[[], Any]) -> Outcome:
         return self.submit(command).result()
 
     def close(self, timeout: float = 30.0) -> None:
@@ -146,4 +138,4 @@ class CommandWriter:
         if outcome.error is not None:
             job.future.set_exception(outcome.error)
         else:
-            job.future.set_result(Done(outcome.value, outcome.position))
+            job.future.set_result(outcome)

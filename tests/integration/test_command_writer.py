@@ -30,8 +30,8 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 from tests.chain import BENCH, SITE, Cast, published_design, register_cast
 from tests.conftest import RecordingRefunds, store_env
 from tests.integration.test_races import org_number, paid_order
-from vardekedja.application import Marketplace, Recorded
-from vardekedja.commands import CommandWriter, Done, WriterClosedError
+from vardekedja.application import Marketplace, Outcome, Recorded
+from vardekedja.commands import CommandWriter, WriterClosedError
 from vardekedja.domain.errors import AlreadyTakenError, ConcurrentUpdateError, ForbiddenError
 from vardekedja.domain.order import LineRequest
 from vardekedja.domain.organisation import Role
@@ -102,7 +102,7 @@ class Plug:
         self._lock = threading.Lock()
         submit = writer.submit
 
-        def counting(command: Callable[[], Any]) -> Future[Done]:
+        def counting(command: Callable[[], Any]) -> Future[Outcome]:
             future = submit(command)
             with self._lock:
                 self.submitted += 1
@@ -166,7 +166,7 @@ def check_orders(app: Marketplace, answers: list[Any], head: int, quantities: li
     assert app.position == head + len(answers)
     assert sorted(answer.position for answer in answers) == list(range(head + 1, head + len(answers) + 1))
     for answer, quantity in zip(answers, quantities, strict=True):
-        assert isinstance(answer, Done) and isinstance(answer.value, Recorded)
+        assert isinstance(answer, Outcome) and isinstance(answer.value, Recorded)
         assert answer.position == answer.value.position == placed[answer.value.id]
         assert app.order(answer.value.id).lines[0].quantity == quantity
 
@@ -208,7 +208,7 @@ def test_commands_sent_from_many_threads_at_once_all_succeed_in_fewer_transactio
     head = app.position
     transactions = Transactions(app)
 
-    def send(thread_no: int) -> list[Done]:
+    def send(thread_no: int) -> list[Outcome]:
         return [writer.call(order_command(app, cast, design_id, 1 + thread_no % 5)) for _ in range(PER_THREAD)]
 
     answers = in_threads([lambda n=n: send(n) for n in range(THREADS)])
@@ -328,8 +328,8 @@ def test_of_many_workshops_accepting_one_production_order_through_the_writer_one
         if plug is not None:
             releasing.join()
 
-        winners = [w for w, answer in zip(workshops, answers, strict=True) if isinstance(answer, Done)]
-        losses = [answer for answer in answers if not isinstance(answer, Done)]
+        winners = [w for w, answer in zip(workshops, answers, strict=True) if isinstance(answer, Outcome)]
+        losses = [answer for answer in answers if not isinstance(answer, Outcome)]
         assert len(winners) == 1, f"round {round_no}: {answers}"
         assert len(losses) == len(workshops) - 1
         assert all(isinstance(loss, AlreadyTakenError) for loss in losses), losses
@@ -402,7 +402,7 @@ def test_closing_runs_what_is_queued_and_then_refuses_more(app, cast, design_id)
 def test_commands_are_awaited_from_an_event_loop_without_blocking_it(app, cast, design_id, writer) -> None:
     head = app.position
 
-    async def main() -> tuple[list[Done], BaseException | None]:
+    async def main() -> tuple[list[Outcome], BaseException | None]:
         plug = Plug(writer)
         tasks = [asyncio.create_task(writer.run(order_command(app, cast, design_id, q))) for q in range(1, 11)]
         await asyncio.sleep(0.05)  # the loop goes on while the commands wait for the writer's thread
