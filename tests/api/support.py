@@ -159,9 +159,9 @@ def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
 def payment_provider_confirms(api: Api, order_id: UUID | str) -> None:
     """Stands in for the payment provider confirming the buyer's payment of the order's total.
 
-    Checkout and the Stripe webhook are not built yet (they answer 501), so the
-    application records the checkout and the confirmed payment directly, exactly
-    as the webhook will once it exists.
+    The application records the checkout and the confirmed payment directly, as
+    the signed webhook does (tests about payments themselves go through Stripe's
+    stand-in or signed webhook payloads; these are about what comes after).
     """
     marketplace = api.runtime.marketplace
     order = marketplace.order(UUID(str(order_id)))
