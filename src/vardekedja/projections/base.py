@@ -352,17 +352,16 @@ class Projection:
     def process_event(self, domain_event: Any, position: int) -> None:
         """Events this projection has no handler for change nothing."""
 
-    def process_batch(self, connection: Connection, events: Sequence[tuple[int, Any]], old: int | None = None) -> int:
+    def process_batch(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> int:
         """Apply the events past this view's position and advance it, in the caller's transaction.
 
         Returns how many events were new to this view; events at or before the
         stored position are skipped, so a batch seen twice changes nothing.
-        ``old`` is the view's position as the caller last knew it (read here if
-        not given); if someone else moved it meanwhile, advancing fails with
-        ``ConcurrentProjectorError`` and the transaction is rolled back.
+        The position is read first, before any row is touched: on PostgreSQL a
+        rebuild's swap locks the tracking table first, so the two take their
+        locks in the same order and one waits for the other (see rebuild.py).
         """
-        if old is None:
-            old = self.view.position(connection)
+        old = self.view.position(connection)
         if self.memo is not None:
             self._batch_end = max([old, *(position for position, _ in events)])
             # Someone else moved the view (a swapped-in rebuild, another projector), or this

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import sqlalchemy as sa
 from eventsourcing.persistence import Notification
 from filelock import FileLock, Timeout
 
@@ -95,20 +94,11 @@ class Projector:
                 if self.chain is not None:
                     self.chain.process(connection, notifications)
                 for projection in self.projections:
-                    projection.process_batch(connection, events, self._positions[projection.name])
+                    projection.process_batch(connection, events)
             committed = True
         except ConcurrentProjectorError as error:
             log.warning("%s; rereading the positions", error)
             self.refresh_positions()
-            return len(notifications)
-        except sa.exc.IntegrityError:
-            # Positions are taken from memory, so a projector that another one overtook
-            # finds the rows it means to insert already there; its transaction is gone.
-            # If the positions moved, that is what happened; if not, it is a real fault.
-            known = dict(self._positions)
-            if self.refresh_positions() == known:
-                raise
-            log.warning("another projector applied these events first; rereading the positions")
             return len(notifications)
         finally:
             if self.chain is not None:
