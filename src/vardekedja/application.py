@@ -296,6 +296,10 @@ class Marketplace(Application[UUID]):
                 outcomes.append((value, error, len(round_.processing.events)))
                 if self._drop_half_done(round_):
                     break
+        except BaseException:  # not an Exception: what the round changed in memory is not to be trusted
+            self._kept.clear()
+            self._kept_head = None
+            raise
         finally:
             self._local.round = None
         recordings = []

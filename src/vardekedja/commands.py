@@ -109,8 +109,14 @@ class CommandWriter:
                     break
                 jobs.append(job)
             live = [job for job in jobs if job.future.set_running_or_notify_cancel()]
-            while live:
-                live = self._round(live)
+            try:
+                while live:
+                    live = self._round(live)
+            except BaseException as error:  # not an Exception (those are answered in _round): stop, answering all
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(WriterClosedError(f"the command writer stopped: {error!r}"))
+                raise
             if stopping:
                 return
 
@@ -118,12 +124,10 @@ class CommandWriter:
         """Run a round; return the jobs it left for the next one."""
         try:
             outcomes = self.marketplace.run_together([job.run for job in jobs])
-        except BaseException as error:  # noqa: BLE001 - every command of the round hears of it, and the writer goes on
+        except Exception as error:  # noqa: BLE001 - every command of the round hears of it, and the writer goes on
             log.exception("a round of %d commands failed", len(jobs))
             for job in jobs:
                 job.future.set_exception(error)
-            if not isinstance(error, Exception):
-                raise
             return []
         if outcomes is None:  # the round lost a race: each on its own, retried as usual
             for job in jobs:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import OPERATOR_KEY
-from tests.api.support import MIN_POSITION, POSITION, Api, Cast, ok, order_body, publish, register_cast
-from vardekedja.api import create_app
+from tests.api.support import MIN_POSITION, POSITION, Api, Cast, design_body, ok, order_body, publish, register_cast
+from vardekedja.api import create_app, pages
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 
@@ -167,3 +169,84 @@ def test_a_command_after_the_command_thread_stopped_is_503_and_writes_nothing(ca
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "1"
     assert runtime.marketplace.position == before
+
+
+def test_a_page_found_before_a_change_is_never_labelled_with_the_change(
+    client: TestClient, cast: Cast, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change lands between finding the kept page and answering: the answer must not claim it."""
+    publish(cast.designer)
+    read_until_kept(cast, runtime)
+    drafted = ok(cast.other_designer.post("/v1/designs", json=design_body()), 201)
+    changed_at = runtime.marketplace.position + 1
+    real_known, armed = pages._known, [True]
+
+    def known_after_a_change(*args: Any) -> bool:  # runs after the page was found
+        if armed and armed.pop():
+            done = runtime.marketplace.publish_design(cast.other_designer.id, UUID(drafted["id"]))
+            assert done.position == changed_at and runtime.wait_for(done.position, 5)
+        return real_known(*args)
+
+    monkeypatch.setattr(pages, "_known", known_after_a_change)
+    response = client.get("/v1/catalogue", headers={"Authorization": f"Bearer {cast.buyer.key}"})
+
+    ids = [item["id"] for item in ok(response)["items"]]
+    assert not armed, "the change was made while the request was answered"
+    assert drafted["id"] in ids or int(response.headers[POSITION]) < changed_at, (
+        f"an answer without the design published at {changed_at} says {response.headers[POSITION]}"
+    )
+    waited = client.get("/v1/catalogue", headers={"Authorization": f"Bearer {cast.buyer.key}",
+                                                  MIN_POSITION: str(changed_at)})  # fmt: skip
+    assert drafted["id"] in [item["id"] for item in ok(waited)["items"]]
+
+
+def test_a_query_with_parameters_the_catalogue_does_not_take_is_answered_but_not_kept(
+    cast: Cast, runtime: Runtime
+) -> None:
+    publish(cast.designer)
+    read_until_kept(cast, runtime)
+
+    for padding in range(5):
+        assert ok(cast.buyer.get("/v1/catalogue", params={"pad": str(padding)}))["items"]
+        assert ok(cast.buyer.get("/v1/catalogue", params=[("limit", "5"), ("limit", "6")]))["items"]
+
+    memo = runtime.memo("catalogue")
+    assert all(memo.find(("/v1/catalogue", f"pad={padding}".encode())) is None for padding in range(5))
+    assert memo.find(("/v1/catalogue", b"limit=5&limit=6")) is None
+    assert memo.find(PAGE) is not None
+
+
+def test_kept_pages_stay_within_their_byte_budget(cast: Cast, runtime: Runtime) -> None:
+    publish(cast.designer)
+    memo = runtime.memo("catalogue")
+    read_until_kept(cast, runtime)
+    size = len(memo.find(PAGE)[2])
+    memo.max_bytes = 3 * size + size // 2  # room for three pages like it
+
+    for limit in range(10, 16):
+        read = cast.buyer.get("/v1/catalogue", params={"limit": str(limit)})
+        assert ok(read)["items"]
+
+    kept = [limit for limit in range(10, 16) if memo.find(("/v1/catalogue", f"limit={limit}".encode())) is not None]
+    assert len(kept) <= 3 and (not kept or kept[-1] == 15), kept  # the newest stay, the oldest went
+
+
+def test_revoking_answers_202_when_the_views_lag_and_the_key_is_refused_once_they_catch_up(
+    client: TestClient, cast: Cast, runtime: Runtime
+) -> None:
+    issued = ok(cast.buyer.post(f"/v1/organisations/{cast.buyer.id}/api-keys"), 201)
+    assert cast.buyer.api.request("GET", "/v1/me", issued["api_key"]).status_code == 200  # now kept in memory
+    connection = sqlite3.connect(runtime.settings.data_dir / "views.sqlite3", isolation_level=None, timeout=10)
+    runtime.wait_for(runtime.marketplace.position)
+    connection.execute("BEGIN IMMEDIATE")  # the projector cannot apply the revocation
+    try:
+        response = client.delete(f"/v1/organisations/{cast.buyer.id}/api-keys/{issued['key_id']}",
+                                  headers={"Authorization": f"Bearer {cast.buyer.key}"})  # fmt: skip
+        assert response.status_code == 202
+        position = int(response.headers[POSITION])
+    finally:
+        connection.execute("ROLLBACK")
+        connection.close()
+
+    assert runtime.wait_for(position, 5)
+    assert client.get("/v1/me", headers={"Authorization": f"Bearer {issued['api_key']}"}).status_code == 401

@@ -72,7 +72,7 @@ def _match(found: list[tuple[str, Caller]], presented: str) -> Caller | None:
 
 
 def _lookup(runtime: Runtime, key_id: str, presented: str) -> Caller | None:
-    """Look the key up in the views, and keep what was found for the next request (see ``KeyLookups``)."""
+    """Look the key up in the views, and keep what was found for the next request (see ``Memo``)."""
     organisations = runtime.view("organisations")
     generation = runtime.keys.generation
     found: list[tuple[str, Caller]] = []
@@ -181,6 +181,9 @@ class Views:
             return
         # A position past the event store's head names no event yet, so waiting for it
         # would only hold the request for the whole timeout.
+        if runtime.settings.uses_postgres:  # each look is a round trip: wait on a worker thread
+            await to_thread.run_sync(self._wait_blocking, wanted)
+            return
         processed = runtime.database.processed
         if processed() >= wanted or wanted > runtime.marketplace.position:
             return
@@ -190,6 +193,12 @@ class Views:
             await asyncio.sleep(POLL_SECONDS)
             if processed() >= wanted:
                 return
+
+
+    def _wait_blocking(self, wanted: int) -> None:
+        runtime = self._runtime
+        if runtime.database.processed() < wanted <= runtime.marketplace.position:
+            runtime.wait_for(wanted, READ_WAIT_SECONDS)
 
 
 async def read_views(

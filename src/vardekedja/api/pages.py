@@ -21,13 +21,20 @@ from __future__ import annotations
 
 import hmac
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vardekedja.application import hash_api_key, split_api_key
 
-# Paths whose answer depends only on the query string and which every role may read.
+# Paths whose answer depends only on the query string and which every role may read, with the
+# query parameters they take: a query string with any other is answered but not kept, so made-up
+# parameters cannot fill the memory with copies of one page.
 PAGES = {"/v1/catalogue": "catalogue"}
+PARAMETERS = {
+    "/v1/catalogue": frozenset({"q", "category", "material", "capability", "municipality", "max_unit_price_ore",
+                                "limit", "cursor"}),
+}
 POSITION = b"vardekedja-position"
 MIN_POSITION = b"vardekedja-min-position"
 
@@ -45,13 +52,19 @@ class PageCacheMiddleware:
         memo = runtime.memo(view)
         headers = dict(scope["headers"])
         key = (scope["path"], scope["query_string"])
+        # Where the views stand, read before the page: a page found afterwards is at least that fresh
+        # (a change drops every page before its position is published), never older.
+        applied = memo.applied
         kept = memo.find(key)
-        if kept is not None and _known(runtime, headers.get(b"authorization")) and _reached(headers, memo.applied):
+        if kept is not None and _known(runtime, headers.get(b"authorization")) and _reached(headers, applied):
             scope["route"] = scope["path"]  # so that the metrics name the route
             status, response_headers, body = kept
             await send({"type": "http.response.start", "status": status,
-                        "headers": [*response_headers, (POSITION, str(memo.applied).encode())]})  # fmt: skip
+                        "headers": [*response_headers, (POSITION, str(applied).encode())]})  # fmt: skip
             await send({"type": "http.response.body", "body": body})
+            return
+        if not _plain(scope["query_string"], scope["path"]):
+            await self.app(scope, receive, send)
             return
         generation = memo.generation
         start: dict[str, Any] = {}
@@ -64,10 +77,17 @@ class PageCacheMiddleware:
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False) and start.get("status") == 200:
                     response_headers = [(name, value) for name, value in start.get("headers", []) if name != POSITION]
-                    memo.remember(key, (200, response_headers, b"".join(chunks)), generation)
+                    body = b"".join(chunks)
+                    memo.remember(key, (200, response_headers, body), generation, size=len(body))
             await send(message)
 
         await self.app(scope, receive, keep)
+
+
+def _plain(query_string: bytes, path: str) -> bool:
+    """Does the query string name only the page's own parameters, each once?"""
+    names = [name for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)]
+    return len(names) == len(set(names)) and set(names) <= PARAMETERS[path]
 
 
 def _known(runtime: Any, authorization: bytes | None) -> bool:

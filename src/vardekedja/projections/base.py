@@ -26,7 +26,7 @@ NEXT_SUFFIX = "__next"
 OLD_SUFFIX = "__old"
 
 
-MEMO_ENTRIES = 10_000  # per view; the oldest goes first
+MEMO_ENTRIES = 10_000  # per view unless told otherwise; the oldest goes first
 
 
 class ConcurrentProjectorError(RuntimeError):
@@ -254,13 +254,21 @@ class Memo:
     event the projection handles), and an answer read while such a change was
     under way is not kept, so once a change has reached the view no entry from
     before it is left. When another process applies the changes (``vardekedja
-    project``, another server worker, a rebuild swapped in), this process cannot
-    see them happen, and nothing is kept: every read goes to the view.
+    project``, another server worker), this process cannot see them happen, and
+    nothing is kept: every read goes to the view. A rebuild swapped in under a
+    running projector is noticed by its position: one that moved the view past
+    where this projector had it drops everything; one swapped in at the very
+    same position is a view of the same events, and what is kept stands (a
+    rebuild made to take in changed projection code needs the servers
+    restarted to run that code anyway, and they start with nothing kept).
+    Entries are bounded in number and, where given, in bytes; the oldest go first.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_entries: int = MEMO_ENTRIES, max_bytes: int | None = None) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[str, Any] = {}
+        self._entries: dict[Any, tuple[Any, int]] = {}  # in the order kept: the oldest goes first
+        self._bytes = 0
+        self.max_entries, self.max_bytes = max_entries, max_bytes
         self._generation = 0
         self._changing = False
         self._trusted = False
@@ -270,32 +278,50 @@ class Memo:
         """Say whether this process's projector is the one applying changes (it holds the lock)."""
         with self._lock:
             self._trusted = trusted
-            self._entries.clear()
+            self._clear()
             self._generation += 1
             self.applied = None
 
     def find(self, key: Any) -> Any:
         if not self._trusted or self._changing:
             return None
-        return self._entries.get(key)
+        entry = self._entries.get(key)
+        return entry[0] if entry is not None else None
 
     @property
     def generation(self) -> int:
         """Read before reading the view; hand it to ``remember`` with what was read."""
         return self._generation
 
-    def remember(self, key: Any, found: Any, generation: int) -> None:
+    def remember(self, key: Any, found: Any, generation: int, *, size: int = 0) -> None:
+        """Keep ``found`` (of about ``size`` bytes) under ``key``, unless the view changed since ``generation``."""
         with self._lock:
-            if self._trusted and not self._changing and generation == self._generation:
-                if len(self._entries) >= MEMO_ENTRIES:
-                    self._entries.pop(next(iter(self._entries)))
-                self._entries[key] = found
+            if not self._trusted or self._changing or generation != self._generation:
+                return
+            if self.max_bytes is not None and size > self.max_bytes:
+                return
+            self._forget(key)
+            self._entries[key] = (found, size)
+            self._bytes += size
+            while len(self._entries) > self.max_entries or (
+                self.max_bytes is not None and self._bytes > self.max_bytes
+            ):
+                self._forget(next(iter(self._entries)))
+
+    def _forget(self, key: Any) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry[1]
+
+    def _clear(self) -> None:
+        self._entries.clear()
+        self._bytes = 0
 
     def changing(self) -> None:
         """The view is about to change: drop everything, keep nothing until ``settled``."""
         with self._lock:
             self._changing = True
-            self._entries.clear()
+            self._clear()
             self._generation += 1
 
     def settled(self, applied: int | None) -> None:
@@ -303,7 +329,7 @@ class Memo:
         with self._lock:
             if self._changing or applied is None:
                 self._changing = False
-                self._entries.clear()
+                self._clear()
                 self._generation += 1
             self.applied = applied
 

@@ -189,6 +189,9 @@ def largest_base(max_unit_price_ore: int, fee_rate: Fraction) -> int:
     return low
 
 
+PAGES_BYTES = 32 << 20
+
+
 class CatalogueProjection(Projection):
     name = "catalogue"
     view_class = CatalogueView
@@ -196,8 +199,8 @@ class CatalogueProjection(Projection):
 
     def __init__(self, suffix: str = "") -> None:
         super().__init__(suffix)
-        # Pages of the catalogue as the API answered them (see api/pages.py).
-        self.memo = Memo()
+        # Pages of the catalogue as the API answered them (see api/pages.py), at most 32 MiB of them.
+        self.memo = Memo(max_bytes=PAGES_BYTES)
 
     def prefetch(self, events: list[Any]) -> None:
         self.load(

@@ -141,14 +141,14 @@ class Projector:
         position hurries it (``hurry``). A database error is logged
         and retried after a pause; the positions in the views are the truth.
         """
-        self.refresh_positions()
+        self._positions = None  # read afresh by the first step, where a database fault is retried
         while not stop.is_set():
             try:
                 count = self.step()
             except Exception:  # noqa: BLE001 - a follower must outlive a passing database fault
                 log.exception("projector batch failed; retrying in %.1fs", retry_interval)
                 stop.wait(retry_interval)
-                self.refresh_positions()
+                self._positions = None  # reread (by ``position``) when the next step begins
                 continue
             if count >= self.batch_size:  # behind: go on at once
                 continue

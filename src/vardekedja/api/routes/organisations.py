@@ -78,12 +78,19 @@ async def issue_api_key(organisation_id: UUID, caller: WriterDep, runtime: Runti
 
 
 @router.delete("/organisations/{organisation_id}/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT,
-               response_class=Response, responses=SHUTTING_DOWN)  # fmt: skip
+               response_class=Response, responses={**SHUTTING_DOWN, 202: {
+                   "description": "revoked, but the views had not caught up within 2 s: the key may still be "
+                                  "accepted until they reach Vardekedja-Position"}})  # fmt: skip
 async def revoke_api_key(organisation_id: UUID, key_id: Annotated[str, Path(max_length=64)], caller: WriterDep,
                          runtime: RuntimeDep) -> Response:  # fmt: skip
-    """Revoke an API key; once this answers, requests with the key are refused."""
+    """Revoke an API key; once this answers 204, requests with the key are refused.
+
+    The revocation takes effect when the views have it; if they lag more than
+    2 s behind, the answer is 202 instead, with the position to wait for.
+    """
     _operator_or_self(caller, organisation_id)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     done = await command(runtime, response, lambda app: app.revoke_api_key(organisation_id, key_id))
-    await to_thread.run_sync(runtime.wait_for, done.position)
+    if not await to_thread.run_sync(runtime.wait_for, done.position):
+        response.status_code = status.HTTP_202_ACCEPTED
     return response
