@@ -378,16 +378,18 @@ class Projection:
     def process_event(self, domain_event: Any, position: int) -> None:
         """Events this projection has no handler for change nothing."""
 
-    def process_batch(self, connection: Connection, events: Sequence[tuple[int, Any]]) -> int:
+    def process_batch(self, connection: Connection, events: Sequence[tuple[int, Any]], old: int | None = None) -> int:
         """Apply the events past this view's position and advance it, in the caller's transaction.
 
         Returns how many events were new to this view; events at or before the
         stored position are skipped, so a batch seen twice changes nothing.
-        The position is read first, before any row is touched: on PostgreSQL a
-        rebuild's swap locks the tracking table first, so the two take their
-        locks in the same order and one waits for the other (see rebuild.py).
+        The position is read first, before any row is touched (``old``, if the
+        caller read it already in this transaction): on PostgreSQL a rebuild's
+        swap locks the tracking table first, so the two take their locks in
+        the same order and one waits for the other (see rebuild.py).
         """
-        old = self.view.position(connection)
+        if old is None:
+            old = self.view.position(connection)
         if self.memo is not None:
             self._batch_end = max([old, *(position for position, _ in events)])
             # Someone else moved the view (a swapped-in rebuild, another projector), or this

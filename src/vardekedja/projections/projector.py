@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import sqlalchemy as sa
 from eventsourcing.persistence import Notification
 from filelock import FileLock, Timeout
 
@@ -57,6 +58,10 @@ class Projector:
         self._hurry = threading.Event()
         self.linger = linger
         self._positions: dict[str, int] | None = None
+        # Every view's position in one statement, read first in each batch's transaction (see step).
+        self._view_positions = sa.union_all(*[
+            sa.select(sa.literal(p.name).label("name"), p.view.tracking.c.position) for p in self.projections
+        ]) if self.projections else sa.select(sa.literal(0))  # fmt: skip
 
     def refresh_positions(self) -> dict[str, int]:
         self._positions = self.database.positions(p.view for p in self.projections)
@@ -91,10 +96,13 @@ class Projector:
         committed = False
         try:
             with self.database.writer.begin() as connection:
+                # Each view's tracking table is read before any of its other tables is touched:
+                # a rebuild's swap on PostgreSQL locks it first too, so one waits for the other.
+                stored = dict(connection.execute(self._view_positions).all()) if self.projections else {}
                 if self.chain is not None:
                     self.chain.process(connection, notifications)
                 for projection in self.projections:
-                    projection.process_batch(connection, events)
+                    projection.process_batch(connection, events, stored[projection.name])
             committed = True
         except ConcurrentProjectorError as error:
             log.warning("%s; rereading the positions", error)
