@@ -77,6 +77,10 @@ class Market:
     buyer: dict[str, str]
     workshop: dict[str, str]
     design_id: UUID
+    position: int = 0  # the latest command's, sent as Vardekedja-Min-Position on reads
+
+    def saw(self, response: httpx.Response) -> None:
+        self.position = max(self.position, int(response.headers.get("Vardekedja-Position", 0)))
 
     def place(self, quantity: int = 1) -> UUID:
         body = {
@@ -87,11 +91,13 @@ class Market:
         }  # fmt: skip
         response = self.http.post("/v1/orders", json=body, headers=self.buyer)
         assert response.status_code == 201, response.text
+        self.saw(response)
         return UUID(response.json()["id"])
 
     def checkout(self, order_id: UUID) -> dict[str, Any]:
         response = self.http.post(f"/v1/orders/{order_id}/checkout", headers=self.buyer)
         assert response.status_code == 200, response.text
+        self.saw(response)
         return response.json()
 
     def token(self, number: str) -> str:
@@ -110,7 +116,8 @@ class Market:
         return response.json()
 
     def order(self, order_id: UUID) -> dict[str, Any]:
-        response = self.http.get(f"/v1/orders/{order_id}", headers=self.buyer)
+        response = self.http.get(f"/v1/orders/{order_id}",
+                                 headers={**self.buyer, "Vardekedja-Min-Position": str(self.position)})  # fmt: skip
         assert response.status_code == 200, response.text
         return response.json()
 
