@@ -40,13 +40,6 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_marketplace(runtime: RuntimeDep) -> Marketplace:
-    return runtime.marketplace
-
-
-MarketplaceDep = Annotated[Marketplace, Depends(get_marketplace)]
-
-
 @dataclass(frozen=True)
 class Caller:
     """Who is calling: one organisation in one role."""
@@ -122,18 +115,27 @@ class ApiKey(HTTPBearer):
         return caller
 
 
-async def authenticate(runtime: Runtime, authorization: str | None) -> Caller:
-    """The caller behind an ``Authorization: Bearer <key>`` header; 401 for a missing, malformed or unknown key."""
+def bearer_key(authorization: str | None) -> tuple[str, str]:
+    """(key id, hash of the secret) from an ``Authorization: Bearer <key>`` header; 401 when missing or malformed."""
     scheme, _, credentials = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not credentials:
         raise ApiError(401, "send an API key as 'Authorization: Bearer <key>'", headers=UNAUTHORISED)
     parts = split_api_key(credentials.strip())
     if parts is None:
         raise ApiError(401, "the API key is malformed", headers=UNAUTHORISED)
-    key_id, secret = parts
-    presented = hash_api_key(secret)
+    return parts[0], hash_api_key(parts[1])
+
+
+def kept_caller(runtime: Runtime, key_id: str, presented: str) -> Caller | None:
+    """The caller behind the key if it is kept in memory (see ``Memo``), else None."""
     kept = runtime.keys.find(key_id)
-    caller = _match(kept, presented) if kept is not None else None
+    return _match(kept, presented) if kept is not None else None
+
+
+async def authenticate(runtime: Runtime, authorization: str | None) -> Caller:
+    """The caller behind an ``Authorization: Bearer <key>`` header; 401 for a missing, malformed or unknown key."""
+    key_id, presented = bearer_key(authorization)
+    caller = kept_caller(runtime, key_id, presented)
     if caller is None:
         caller = await to_thread.run_sync(_lookup_waiting, runtime, key_id, presented)
     if caller is None:

@@ -19,13 +19,13 @@ authenticates and answers it in full.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vardekedja.application import hash_api_key, split_api_key
+from vardekedja.api.deps import bearer_key, kept_caller
+from vardekedja.api.problems import ApiError
 
 # Paths whose answer depends only on the query string and which every role may read, with the
 # query parameters they take: a query string with any other is answered but not kept, so made-up
@@ -92,15 +92,11 @@ def _plain(query_string: bytes, path: str) -> bool:
 
 def _known(runtime: Any, authorization: bytes | None) -> bool:
     """Is this a bearer key of a caller kept in memory (any role may read these pages)?"""
-    scheme, _, credentials = (authorization or b"").decode("latin-1").partition(" ")
-    parts = split_api_key(credentials.strip()) if scheme.lower() == "bearer" else None
-    if parts is None:
+    try:
+        key_id, presented = bearer_key(authorization.decode("latin-1") if authorization is not None else None)
+    except ApiError:
         return False
-    kept = runtime.keys.find(parts[0])
-    if kept is None:
-        return False
-    presented = hash_api_key(parts[1])
-    return any(hmac.compare_digest(presented, stored) for stored, _ in kept)
+    return kept_caller(runtime, key_id, presented) is not None
 
 
 def _reached(headers: dict[bytes, bytes], applied: int | None) -> bool:

@@ -58,10 +58,11 @@ class Projector:
         self._hurry = threading.Event()
         self.linger = linger
         self._positions: dict[str, int] | None = None
-        # Every view's position in one statement, read first in each batch's transaction (see step).
+        # Every view's position in one statement, read first in each batch's transaction (see step);
+        # none for a projector that only keeps the audit chain.
         self._view_positions = sa.union_all(*[
             sa.select(sa.literal(p.name).label("name"), p.view.tracking.c.position) for p in self.projections
-        ]) if self.projections else sa.select(sa.literal(0))  # fmt: skip
+        ]) if self.projections else None  # fmt: skip
 
     def refresh_positions(self) -> dict[str, int]:
         self._positions = self.database.positions(p.view for p in self.projections)
@@ -98,7 +99,8 @@ class Projector:
             with self.database.writer.begin() as connection:
                 # Each view's tracking table is read before any of its other tables is touched:
                 # a rebuild's swap on PostgreSQL locks it first too, so one waits for the other.
-                stored = dict(connection.execute(self._view_positions).all()) if self.projections else {}
+                views = self._view_positions
+                stored = dict(connection.execute(views).all()) if views is not None else {}
                 if self.chain is not None:
                     self.chain.process(connection, notifications)
                 for projection in self.projections:
