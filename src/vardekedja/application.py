@@ -297,8 +297,7 @@ class Marketplace(Application[UUID]):
                 if self._drop_half_done(round_):
                     break
         except BaseException:  # not an Exception: what the round changed in memory is not to be trusted
-            self._kept.clear()
-            self._kept_head = None
+            self._drop_kept()
             raise
         finally:
             self._local.round = None
@@ -307,18 +306,17 @@ class Marketplace(Application[UUID]):
             try:
                 recordings = self._record(round_.processing)
             except IntegrityError:
-                self._kept.clear()
+                self._drop_kept()
                 return None
             except Exception:
-                self._kept.clear()
+                self._drop_kept()
                 raise
             self._notify(recordings)
         if recordings and recordings[0].notification.id == head + 1:
             self._kept_head = recordings[-1].notification.id
             self._keep(round_.aggregates)
         elif recordings:  # someone else's events came between: what we keep may be behind
-            self._kept.clear()
-            self._kept_head = None
+            self._drop_kept()
         else:
             self._kept_head = head
             self._keep(round_.aggregates)
@@ -346,6 +344,10 @@ class Marketplace(Application[UUID]):
             round_.processing.aggregates.pop(aggregate_id, None)
             self._kept.pop(aggregate_id, None)
         return bool(dirty)
+
+    def _drop_kept(self) -> None:
+        self._kept.clear()
+        self._kept_head = None
 
     def _keep(self, aggregates: dict[UUID, Aggregate]) -> None:
         for aggregate_id, aggregate in aggregates.items():

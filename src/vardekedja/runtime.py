@@ -71,6 +71,7 @@ class Runtime:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         key_path, _ = ensure_signing_key(settings.data_dir)
         self.projections: list[Projection] = all_projections()
+        self._memos = {p.name: p.memo for p in self.projections if p.memo is not None}
         self.chain = AuditChain(load_signing_key(key_path))
         with _schema_lock(settings):
             self.marketplace = Marketplace(
@@ -98,14 +99,11 @@ class Runtime:
     @property
     def keys(self) -> Memo:
         """Callers found by API key, kept in memory while this process's projector applies every change."""
-        return self.memo("organisations")
+        return self._memos["organisations"]
 
     def memo(self, name: str) -> Memo:
         """What is kept in memory of the named projection's view."""
-        for projection in self.projections:
-            if projection.name == name and projection.memo is not None:
-                return projection.memo
-        raise KeyError(name)
+        return self._memos[name]
 
     @property
     def views_list(self) -> list[View]:
@@ -138,9 +136,8 @@ class Runtime:
 
     def _trust_memos(self, trusted: bool) -> None:
         """This process's projector is (or no longer is) the one applying every change to the views."""
-        for projection in self.projections:
-            if projection.memo is not None:
-                projection.memo.trust(trusted)
+        for memo in self._memos.values():
+            memo.trust(trusted)
 
     def start_embedded_projector(self, *, poll_interval: float = 0.05) -> None:
         """Follow in a background thread, woken after each save made through this runtime.
