@@ -181,26 +181,27 @@ class Views:
         wanted, runtime = self._min_position, self._runtime
         if wanted is None:
             return
-        # A position past the event store's head names no event yet, so waiting for it
-        # would only hold the request for the whole timeout.
         if runtime.settings.uses_postgres:  # each look is a round trip: wait on a worker thread
             await to_thread.run_sync(self._wait_blocking, wanted)
             return
-        processed = runtime.database.processed
-        if processed() >= wanted or wanted > runtime.marketplace.position:
+        if not self._worth_waiting(wanted):
             return
         runtime.projector.hurry()
         deadline = time.monotonic() + READ_WAIT_SECONDS
         while time.monotonic() < deadline:
             await asyncio.sleep(POLL_SECONDS)
-            if processed() >= wanted:
+            if runtime.database.processed() >= wanted:
                 return
 
-
     def _wait_blocking(self, wanted: int) -> None:
+        if self._worth_waiting(wanted):
+            self._runtime.wait_for(wanted, READ_WAIT_SECONDS)
+
+    def _worth_waiting(self, wanted: int) -> bool:
+        """The views are behind ``wanted`` and the store has it: a position past the store's head
+        names no event yet, so waiting for it would only hold the request for the whole timeout."""
         runtime = self._runtime
-        if runtime.database.processed() < wanted <= runtime.marketplace.position:
-            runtime.wait_for(wanted, READ_WAIT_SECONDS)
+        return runtime.database.processed() < wanted <= runtime.marketplace.position
 
 
 async def read_views(
