@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from vardekedja.application import Marketplace, PaymentGateway
+from vardekedja.application import CommandWriter, Marketplace, PaymentGateway
 from vardekedja.audit.chain import AuditChain
 from vardekedja.audit.keys import ensure_signing_key, load_signing_key
-from vardekedja.commands import CommandWriter
 from vardekedja.projections import all_projections
 from vardekedja.projections.base import Memo, Projection, View
 from vardekedja.projections.database import ViewDatabase

@@ -30,8 +30,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 from tests.chain import BENCH, SITE, Cast, published_design, register_cast
 from tests.conftest import RecordingRefunds, store_env
 from tests.integration.test_races import org_number, paid_order
-from vardekedja.application import Marketplace, Outcome, Recorded
-from vardekedja.commands import CommandWriter, WriterClosedError
+from vardekedja.application import CommandWriter, Marketplace, Outcome, Recorded, WriterClosedError
 from vardekedja.domain.errors import AlreadyTakenError, ConcurrentUpdateError, ForbiddenError
 from vardekedja.domain.order import LineRequest
 from vardekedja.domain.organisation import Role

@@ -231,7 +231,7 @@ async def command(runtime: Runtime, response: Response, run: Callable[[Marketpla
     """Run ``run(marketplace)`` on the command thread and say where its last event stands.
 
     ``run`` calls one command and builds the answer from the aggregates as the
-    command left them, so nothing is loaded again (see commands.py).
+    command left them, so nothing is loaded again (see application/command_thread.py).
     """
     done = await runtime.commands.run(functools.partial(run, runtime.marketplace))
     recorded(response, done.position)

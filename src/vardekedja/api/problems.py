@@ -15,8 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vardekedja.application import PaymentsUnavailableError
-from vardekedja.commands import WriterClosedError
+from vardekedja.application import PaymentsUnavailableError, WriterClosedError
 from vardekedja.domain.errors import (
     ConflictError,
     DomainError,

@@ -5,7 +5,7 @@ the disk. Commands sent from many threads would queue for the write lock and
 each pay for its own flush and for reloading what it changes. Here they queue
 for one thread instead, which takes everything waiting as a round: runs the
 commands one after another on the aggregates as the round has them, then
-commits all their events together (``Marketplace.run_together``). Under load a
+commits all their events together (``RoundsApplication.run_together``). Under load a
 round holds many commands and the flush is shared; when idle a round is one
 command and adds nothing but a hand-over between threads.
 
@@ -25,7 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from vardekedja.application import Marketplace, Outcome
+from vardekedja.application.rounds import Outcome, RoundsApplication
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class _Job:
 class CommandWriter:
     """Runs commands in one thread, in rounds; ``run`` from the event loop, ``call`` from any thread."""
 
-    def __init__(self, marketplace: Marketplace, *, round_size: int = ROUND_SIZE) -> None:
+    def __init__(self, marketplace: RoundsApplication, *, round_size: int = ROUND_SIZE) -> None:
         self.marketplace = marketplace
         self.round_size = round_size
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()

@@ -1,0 +1,89 @@
+"""What every command of the marketplace stands on: its settings and how it loads aggregates."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+
+from vardekedja.application.payments import PaymentGateway
+from vardekedja.application.rounds import RoundsApplication
+from vardekedja.domain.delivery import Delivery, delivery_id
+from vardekedja.domain.design import Design
+from vardekedja.domain.directory import DIRECTORY_ID, Directory
+from vardekedja.domain.errors import ForbiddenError, NotFoundError
+from vardekedja.domain.order import Order
+from vardekedja.domain.organisation import Organisation, Role
+from vardekedja.domain.payout import Payout, payout_id
+from vardekedja.domain.production import ProductionOrder
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class MarketplaceBase(RoundsApplication):
+    """The marketplace's settings and loaders; the commands live in mixins beside this module."""
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        platform_fee_rate: Fraction = Fraction(10, 100),
+        payments: PaymentGateway | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.platform_fee_rate = platform_fee_rate
+        self.payments = payments
+
+    def _get(self, kind: type[A], aggregate_id: UUID) -> A:
+        try:
+            aggregate = self._load(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}") from None
+        if not isinstance(aggregate, kind):
+            raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}")
+        return aggregate
+
+    def directory(self) -> Directory:
+        try:
+            return self._get(Directory, DIRECTORY_ID)
+        except NotFoundError:
+            return Directory()
+
+    def organisation(self, organisation_id: UUID) -> Organisation:
+        return self._get(Organisation, organisation_id)
+
+    def _member(self, organisation_id: UUID, role: Role) -> Organisation:
+        organisation = self.organisation(organisation_id)
+        if organisation.role is not role:
+            raise ForbiddenError(f"only a {role} may do this")
+        return organisation
+
+    def design(self, design_id: UUID) -> Design:
+        return self._get(Design, design_id)
+
+    def order(self, order_id: UUID) -> Order:
+        return self._get(Order, order_id)
+
+    def production_order(self, production_order_id: UUID) -> ProductionOrder:
+        return self._get(ProductionOrder, production_order_id)
+
+    def delivery(self, delivery_id: UUID) -> Delivery:
+        return self._get(Delivery, delivery_id)
+
+    def payouts(self, order: Order) -> list[Payout]:
+        """The payouts owed so far for an order (derived ids, so no index is needed)."""
+        found = []
+        for line in order.lines:
+            for role in (Role.DESIGNER, Role.WORKSHOP, Role.AREA_COMPANY):
+                try:
+                    found.append(self._get(Payout, payout_id(order.id, line.line_no, role)))
+                except NotFoundError:
+                    continue
+        return found
+
+
+    def delivery_for(self, order_id: UUID, line_no: int) -> Delivery:
+        return self.delivery(delivery_id(order_id, line_no))
