@@ -1,4 +1,4 @@
-"""A local Stripe stand-in (localstripe) for demos and tests, on loopback only.
+"""A local Stripe stand-in (localstripe, plus Connect from local_connect.py) for demos and tests, on loopback only.
 
 ``python -m vardekedja.local_stripe --port N`` serves localstripe's app on
 127.0.0.1 (its own launcher listens on every interface), starting from an
@@ -99,6 +99,9 @@ def main() -> None:
     from aiohttp import web
     from localstripe.server import app
 
+    from vardekedja.local_connect import install
+
+    install(app, f"http://127.0.0.1:{args.port}")  # Connect, which localstripe lacks (see local_connect.py)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 
