@@ -187,10 +187,10 @@ def _demo_payment_link() -> str | None:
 
 
 def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int) -> None:
-    uvicorn.run(
-        "vardekedja.api.app:serve_app", factory=True, host=host, port=port, workers=workers,
-        loop="uvloop", http="httptools", proxy_headers=False, server_header=False, log_level="info",
-    )  # fmt: skip
+    from vardekedja.api.server import uvicorn_options
+
+    uvicorn.run("vardekedja.api.app:serve_app", factory=True, host=host, port=port, workers=workers,
+                **uvicorn_options(load_settings()))  # fmt: skip
 
 
 projections_app = typer.Typer(help="Inspect and rebuild the read models.", no_args_is_help=True)

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     embedded_projector: bool = Field(
         default=True, description="Run the projector inside the server; false when `vardekedja project` runs it"
     )
+    # What one HTTP connection may hold (see api/server.py); a reverse proxy may bound more.
+    request_head_timeout: float = Field(
+        default=10.0, gt=0, le=600, description="Seconds a client has to send a request's line and headers"
+    )
+    keep_alive_timeout: float = Field(default=5.0, gt=0, le=600, description="Seconds an idle connection is kept")
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=4096, le=1 << 20, description="Bytes of request line and headers together"
+    )
 
     stripe_secret_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("STRIPE_SECRET_KEY")

@@ -564,6 +564,23 @@ def test_a_delete_of_one_event_from_the_store_is_named_at_its_position(
     assert_store_broken_at(runtime, history, tmp_path, position, "removed")
 
 
+def test_after_a_delete_the_events_page_still_shows_the_chain_hash_of_every_later_event(
+    store: tuple[Runtime, History]
+) -> None:
+    runtime, history = store
+    position = runtime.marketplace.position // 2
+    EventTable(runtime).delete(position)
+
+    with api_client(runtime) as client:
+        response = client.get("/v1/audit/events", params={"after": position - 2, "limit": 3},
+                              headers=bearer(history.auditor_key))  # fmt: skip
+
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert [item["position"] for item in items] == [position - 1, position + 1, position + 2]
+    assert all(item["hash"] for item in items), items
+
+
 def test_an_insert_of_a_forged_event_before_the_first_one_is_named_at_its_position(
     store: tuple[Runtime, History], tmp_path: Path
 ) -> None:

@@ -148,12 +148,13 @@ def test_an_older_published_revision_can_be_ordered_at_its_own_prices() -> None:
 
 
 @pytest.mark.parametrize("revision", [None, 1])
-def test_an_unpublished_draft_cannot_be_ordered(revision) -> None:
+def test_an_unpublished_draft_cannot_be_ordered_and_is_refused_exactly_like_an_unknown_design(revision) -> None:
     draft = Design.draft(uuid4(), BENCH)
 
     with pytest.raises(NotOrderableError) as refused:
         place(LineRequest(draft.id, 1, revision=revision), designs=[draft])
-    assert refused.value.field == "lines.0.revision"
+    assert refused.value.field == "lines.0.design_id"
+    assert str(refused.value) == f"line 1: no published design {draft.id}"
 
 
 def test_the_open_draft_after_a_publish_cannot_be_ordered_by_number() -> None:

@@ -211,7 +211,7 @@ def test_a_design_published_earlier_in_a_round_can_be_ordered_later_in_it() -> N
     app, outcomes, _ = run_both_ways(script)
 
     assert kinds(outcomes) == ["NotOrderableError", "ok", "ok", "ok", "ok", "ok", "ok", "NotOrderableError"]
-    assert "not published" in str(outcomes[0].error) and "retired" in str(outcomes[7].error)
+    assert "no published design" in str(outcomes[0].error) and "retired" in str(outcomes[7].error)
     first, second = app.order(outcomes[2].value.id), app.order(outcomes[5].value.id)
     assert (first.lines[0].revision, second.lines[0].revision) == (1, 2)
     assert second.lines[0].production_fee_ore == 5_000_00 != first.lines[0].production_fee_ore

@@ -96,8 +96,13 @@ class IdempotencyMiddleware:
             await problem(422, detail, errors=[{"field": "Idempotency-Key", "message": detail}])(scope, receive, send)
             return
         body = await self._read_body(receive)
-        if body is None:
-            await problem(413, "the request body is over the 1 MiB limit")(scope, receive, send)
+        if isinstance(body, HTTPException):  # refused by the body limiter outside us: nothing is claimed
+            if body.status_code == 413:
+                await problem(413, str(body.detail))(scope, receive, send)
+            else:
+                detail = str(body.detail)
+                await problem(422, "the request body could not be read as JSON",
+                              errors=[{"field": "body", "message": detail}])(scope, receive, send)  # fmt: skip
             return
         caller = hashlib.sha256(headers.get(b"authorization", b"")).hexdigest()
         slot = hashlib.sha256(caller.encode() + b"\n" + key).hexdigest()
@@ -110,19 +115,17 @@ class IdempotencyMiddleware:
             return
         await self._run_and_remember(slot, body, scope, send)
 
-    async def _read_body(self, receive: Receive) -> bytes | None:
+    async def _read_body(self, receive: Receive) -> bytes | HTTPException:
         chunks, size = [], 0
         while True:
             try:
                 message = await receive()
-            except HTTPException as error:  # the body limiter outside us refuses a streamed body
-                if error.status_code == 413:
-                    return None
-                raise
+            except HTTPException as error:  # the body limiter outside us refuses a body (too large, not UTF-8)
+                return error
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                return None
+                return HTTPException(413, "the request body is over the 1 MiB limit")
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)

@@ -1,4 +1,4 @@
-"""Request bodies over 1 MiB are refused with 413 as ``application/problem+json``.
+"""Request bodies over 1 MiB are refused with 413, and JSON bodies not in UTF-8 with 422, as problems.
 
 Starlette's own limiter (``max_body_size``) answers with a plain-text body,
 which would break the API's promise that every error is a problem document,
@@ -8,12 +8,24 @@ unchanged while reading a body, and the problem handler formats it.
 
 from __future__ import annotations
 
+import codecs
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vardekedja.api.problems import problem
 
 TOO_LARGE = "the request body is over the 1 MiB limit"
+NOT_UTF8 = "a JSON body must be UTF-8 without a byte order mark (RFC 8259)"
+
+
+def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    """A body FastAPI would read as JSON: no content type, or application/json or application/*+json."""
+    for name, value in headers:
+        if name == b"content-type":
+            kind = value.split(b";", 1)[0].strip().lower()
+            return kind == b"application/json" or (kind.startswith(b"application/") and kind.endswith(b"+json"))
+    return True
 
 
 class BodyLimitMiddleware:
@@ -30,11 +42,22 @@ class BodyLimitMiddleware:
                 await problem(413, TOO_LARGE)(scope, receive, send)
                 return
         received = 0
+        # Python's json module guesses UTF-16 and UTF-32 from the bytes and skips a UTF-8 byte order
+        # mark; JSON exchanged between systems is UTF-8 (RFC 8259 §8.1), so anything else is refused.
+        decoder = codecs.getincrementaldecoder("utf-8")("strict") if _is_json(scope["headers"]) else None
 
         async def limited() -> Message:
             nonlocal received
             message = await receive()
-            received += len(message.get("body", b""))
+            chunk = message.get("body", b"")
+            if decoder is not None and chunk:
+                if received == 0 and chunk.startswith(codecs.BOM_UTF8):
+                    raise HTTPException(400, NOT_UTF8)
+                try:
+                    decoder.decode(chunk, final=not message.get("more_body", False))
+                except UnicodeDecodeError:
+                    raise HTTPException(400, NOT_UTF8) from None
+            received += len(chunk)
             if received > self.max_body:
                 raise HTTPException(413, TOO_LARGE)
             return message

@@ -1,11 +1,21 @@
-"""Request bodies: unknown fields are refused, strings may not hold NUL bytes, numbers have ranges."""
+"""Request bodies: unknown fields are refused, strings may not hold NUL bytes, numbers have ranges.
+
+Types are strict JSON types: a number given as a string (``"2"``), a boolean
+given for a number (``true``), a word for a boolean (``"yes"``) and a Unix
+number for a time are refused, not converted. Times are ISO 8601 text with an
+offset, and only those whose UTC equivalent is a representable time: an
+event holding one that is not could be stored but never projected or replayed.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from datetime import datetime, timezone
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import StringConstraints
 
 from vardekedja.domain.design import MAX_ORE, Specification
 from vardekedja.domain.order import MAX_LINES, MAX_QUANTITY, DeliverySite, LineRequest
@@ -16,7 +26,30 @@ NO_NUL = r"^[^\x00]*$"
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
 Text = Annotated[str, StringConstraints(max_length=5000, pattern=NO_NUL)]
 Word = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
-Ore = Annotated[int, Field(ge=0, le=MAX_ORE)]
+Ore = Annotated[int, Strict(), Field(ge=0, le=MAX_ORE)]
+Count = Annotated[int, Strict()]
+Amount = Annotated[float, Strict()]
+Flag = Annotated[bool, Strict()]
+
+# Calendar date, time, then an offset (Z or ±hh:mm): what ``datetime.isoformat`` writes, and RFC 3339.
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:?\d{2})")
+
+
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, str) or not _ISO_TIME.fullmatch(value):
+        raise ValueError("give a time as ISO 8601 text with an offset, such as 2026-12-01T08:00:00+01:00")
+    return value
+
+
+def _representable_in_utc(value: datetime) -> datetime:
+    try:
+        value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("the time is outside the years 1–9999 once converted to UTC") from None
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_representable_in_utc)]
 
 
 class Body(BaseModel):
@@ -35,9 +68,9 @@ class OrganisationIn(Body):
 
 
 class Dimensions(Body):
-    width: Annotated[int, Field(ge=1, le=100_000)]
-    depth: Annotated[int, Field(ge=1, le=100_000)]
-    height: Annotated[int, Field(ge=1, le=100_000)]
+    width: Annotated[Count, Field(ge=1, le=100_000)]
+    depth: Annotated[Count, Field(ge=1, le=100_000)]
+    height: Annotated[Count, Field(ge=1, le=100_000)]
 
 
 class DesignIn(Body):
@@ -46,14 +79,14 @@ class DesignIn(Body):
     category: Word
     materials: list[Word] = Field(max_length=50)
     dimensions_mm: Dimensions
-    weight_kg: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+    weight_kg: Annotated[Amount, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
     required_capabilities: list[Word] = Field(max_length=50)
-    lead_time_days: Annotated[int, Field(ge=0, le=3650)]
+    lead_time_days: Annotated[Count, Field(ge=0, le=3650)]
     licence: Name
     royalty_ore: Ore
     production_fee_ore: Ore
     installation_fee_ore: Ore
-    co2e_kg: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+    co2e_kg: Annotated[Amount, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
 
     def specification(self) -> Specification:
         return Specification(
@@ -87,13 +120,13 @@ class DeliverySiteIn(Body):
 
 class OrderLineIn(Body):
     design_id: UUID
-    revision: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    revision: Annotated[Count, Field(ge=1, le=1_000_000)] | None = None
+    quantity: Annotated[Count, Field(ge=1, le=MAX_QUANTITY)]
 
 
 class OrderIn(Body):
     delivery_site: DeliverySiteIn
-    install: bool
+    install: Flag
     lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
 
     def line_requests(self) -> list[LineRequest]:
@@ -105,7 +138,7 @@ class CancelIn(Body):
 
 
 class CompleteIn(Body):
-    hours_worked: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
+    hours_worked: Annotated[Amount, Field(ge=0, le=10_000, allow_inf_nan=False)]
     notes: Text = ""
 
 
@@ -114,8 +147,8 @@ class ReasonIn(Body):
 
 
 class ScheduleIn(Body):
-    earliest: AwareDatetime = Field(description="ISO 8601 with offset")
-    latest: AwareDatetime = Field(description="ISO 8601 with offset; after earliest")
+    earliest: Instant = Field(description="ISO 8601 with offset")
+    latest: Instant = Field(description="ISO 8601 with offset; after earliest")
 
 
 class DeliverIn(Body):

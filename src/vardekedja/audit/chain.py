@@ -128,6 +128,14 @@ class AuditChain:
         ).mappings()
         return [dict(row) for row in rows]
 
+    def hashes_between(self, connection: Connection, after: int, up_to: int) -> list[dict[str, Any]]:
+        """The links of the positions after ``after`` up to and including ``up_to``."""
+        links = self.links.c
+        rows = connection.execute(
+            self.links.select().where(links.position > after, links.position <= up_to).order_by(links.position)
+        ).mappings()
+        return [dict(row) for row in rows]
+
     def hash_at(self, connection: Connection, position: int) -> str | None:
         if position == 0:
             return GENESIS

@@ -184,7 +184,8 @@ class Order(Aggregate):
                 raise InvalidOrderError(
                     f"line {index + 1}: quantity must be 1–{MAX_QUANTITY}", field=f"{where}.quantity"
                 )
-            if design is None:
+            # A design never published is its designer's secret: refused exactly like an unknown id.
+            if design is None or not design.published_revisions:
                 raise NotOrderableError(
                     f"line {index + 1}: no published design {request.design_id}", field=f"{where}.design_id"
                 )

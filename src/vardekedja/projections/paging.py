@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,10 @@ from sqlalchemy.engine import Connection
 
 class InvalidCursorError(ValueError):
     """A cursor that this service did not hand out."""
+
+
+_POSITION = re.compile(r"p[0-9]{1,19}")
+MAX_POSITION = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,9 @@ def decode_cursor(cursor: str | None) -> int | None:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidCursorError("the cursor is not one this service handed out") from None
-    if not text.startswith("p") or not text[1:].isdigit():
+    # ASCII digits only (``isdigit`` takes "²" too, which ``int`` refuses), and no more than a
+    # 64-bit column holds: either would otherwise reach the database and fail there.
+    if not _POSITION.fullmatch(text) or int(text[1:]) > MAX_POSITION:
         raise InvalidCursorError("the cursor is not one this service handed out")
     return int(text[1:])
 

@@ -9,10 +9,11 @@ from uuid import UUID
 
 from anyio import to_thread
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from vardekedja.api.deps import OverseerDep, RuntimeDep
 from vardekedja.api.problems import ApiError
+from vardekedja.api.schemas import Instant
 from vardekedja.audit.encoding import event_time
 from vardekedja.audit.keys import public_key_text
 from vardekedja.audit.log import verify_store
@@ -69,8 +70,13 @@ def events(caller: OverseerDep, runtime: RuntimeDep,
            limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditEventPage:  # fmt: skip
     """The event log in position order, each event with the chain hash recorded for it (null until chained)."""
     notifications = runtime.marketplace.recorder.select_notifications(after + 1, limit)
-    with runtime.database.reader.connect() as connection:
-        hashes = {row["position"]: row["hash"] for row in runtime.chain.hashes(connection, after, limit)}
+    hashes: dict[int, str] = {}
+    if notifications:
+        # By position, not by count: where an event is missing from the store, the chain still
+        # holds its link, and a count of links would stop short of the page's last event.
+        with runtime.database.reader.connect() as connection:
+            links = runtime.chain.hashes_between(connection, after, notifications[-1].id)
+        hashes = {row["position"]: row["hash"] for row in links}
     items = []
     for notification in notifications:
         data = json.loads(notification.state)
@@ -83,7 +89,7 @@ def events(caller: OverseerDep, runtime: RuntimeDep,
 
 @router.get("/streams/{stream_id}", response_model=StreamOut)
 def stream(stream_id: UUID, caller: OverseerDep, runtime: RuntimeDep,
-           as_of: Annotated[AwareDatetime | None, Query(description="The stream as it stood then")] = None) -> StreamOut:  # fmt: skip
+           as_of: Annotated[Instant | None, Query(description="The stream as it stood then")] = None) -> StreamOut:  # fmt: skip
     """One aggregate's events, and its state rebuilt from them, optionally as of a time."""
     stored = runtime.marketplace.recorder.select_events(stream_id)
     if not stored:
