@@ -22,6 +22,7 @@ from vardekedja.api.problems import PROBLEM_JSON, Problem, install_problem_handl
 from vardekedja.api.routes import audit, deliveries, designs, orders, organisations, payments, payouts, production
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
+from vardekedja.storage.engines import postgres_engine, sqlite_engine
 
 MAX_BODY = 1 << 20
 STARTUP_CATCH_UP_SECONDS = 30.0
@@ -117,12 +118,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
 
 def _idempotency_engine(settings: Settings) -> Any:
-    from vardekedja.projections.database import _postgres_engine, _sqlite_engine
-
     if settings.uses_postgres:
-        return _postgres_engine(settings)
+        return postgres_engine(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return _sqlite_engine(str(settings.data_dir / "idempotency.sqlite3"), begin="BEGIN IMMEDIATE")
+    return sqlite_engine(str(settings.data_dir / "idempotency.sqlite3"), begin="BEGIN IMMEDIATE")
 
 
 def _operations(app: FastAPI) -> None:

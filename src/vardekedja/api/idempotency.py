@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vardekedja.api.problems import problem
-from vardekedja.projections.base import UtcDateTime
+from vardekedja.storage.types import UtcDateTime
 
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 200

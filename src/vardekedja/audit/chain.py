@@ -22,7 +22,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy.engine import Connection
 
 from vardekedja.audit.encoding import GENESIS, canonical, chain, checkpoint_message, event_time
-from vardekedja.projections.base import UtcDateTime
+from vardekedja.storage.types import UtcDateTime
 
 
 class AuditChain:

@@ -21,8 +21,9 @@ from sqlalchemy.engine import Connection
 from vardekedja.domain.design import Design, Specification
 from vardekedja.domain.money import round_half_up
 from vardekedja.domain.organisation import Organisation, normalise_names
-from vardekedja.projections.base import Memo, Projection, UtcDateTime, View
+from vardekedja.projections.base import Memo, Projection, View
 from vardekedja.projections.paging import Page, newest_first
+from vardekedja.storage.types import UtcDateTime
 
 SPEC_COLUMNS = (
     "title", "description", "category", "materials", "required_capabilities", "width_mm", "depth_mm",

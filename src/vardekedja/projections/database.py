@@ -16,46 +16,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from vardekedja.projections.base import View
 from vardekedja.settings import Settings
-
-BUSY_TIMEOUT_MS = 10_000
-
-
-def _sqlite_engine(path: str, *, begin: str) -> Engine:
-    # A pool as deep as the server's thread pool (40): past the default five (plus ten
-    # overflow), every checkout under load opened, configured and closed a connection.
-    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 10},
-                              pool_size=40, max_overflow=10)  # fmt: skip
-
-    @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        # Leave transactions to us (pysqlite's own BEGIN handling defers too late for writers).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
-
-    return engine
-
-
-def _postgres_engine(settings: Settings) -> Engine:
-    assert settings.database_url is not None
-    url = sa.make_url(settings.database_url).set(drivername="postgresql+psycopg")
-    return sa.create_engine(
-        url,
-        connect_args={"options": f"-csearch_path={settings.database_schema}", "connect_timeout": 5},
-        pool_pre_ping=True,
-    )
+from vardekedja.storage.engines import postgres_engine, sqlite_engine
 
 
 class ViewDatabase:
@@ -64,12 +28,12 @@ class ViewDatabase:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         if settings.uses_postgres:
-            self.writer = self.reader = _postgres_engine(settings)
+            self.writer = self.reader = postgres_engine(settings)
         else:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             path = str(settings.data_dir / "views.sqlite3")
-            self.writer = _sqlite_engine(path, begin="BEGIN IMMEDIATE")
-            self.reader = _sqlite_engine(path, begin="BEGIN")
+            self.writer = sqlite_engine(path, begin="BEGIN IMMEDIATE")
+            self.reader = sqlite_engine(path, begin="BEGIN")
         self._position_query: sa.Select[Any] | None = None
 
     @property

@@ -11,8 +11,9 @@ from sqlalchemy.engine import Connection
 
 from vardekedja.domain.delivery import Delivery
 from vardekedja.domain.order import Order
-from vardekedja.projections.base import Projection, UtcDateTime, View
+from vardekedja.projections.base import Projection, View
 from vardekedja.projections.paging import Page, newest_first
+from vardekedja.storage.types import UtcDateTime
 
 
 class DeliveriesView(View):

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vardekedja.domain.organisation import Organisation
-from vardekedja.projections.base import Memo, Projection, UtcDateTime, View
+from vardekedja.projections.base import Memo, Projection, View
+from vardekedja.storage.types import UtcDateTime
 
 
 class OrganisationsView(View):

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vardekedja.domain.payout import Payout
-from vardekedja.projections.base import Projection, UtcDateTime, View
+from vardekedja.projections.base import Projection, View
 from vardekedja.projections.paging import Page, newest_first
+from vardekedja.storage.types import UtcDateTime
 
 
 class PayoutsView(View):

@@ -17,8 +17,9 @@ from sqlalchemy.engine import Connection
 from vardekedja.domain.delivery import Delivery
 from vardekedja.domain.organisation import Organisation
 from vardekedja.domain.production import ProductionOrder
-from vardekedja.projections.base import Projection, UtcDateTime, View
+from vardekedja.projections.base import Projection, View
 from vardekedja.projections.paging import Page, newest_first
+from vardekedja.storage.types import UtcDateTime
 
 
 class ProductionView(View):
