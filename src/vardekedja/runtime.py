@@ -17,7 +17,7 @@ from vardekedja.application import CommandWriter, Marketplace, PaymentGateway
 from vardekedja.audit.chain import AuditChain
 from vardekedja.audit.keys import ensure_signing_key, load_signing_key
 from vardekedja.projections import all_projections
-from vardekedja.projections.base import Memo, Projection, View
+from vardekedja.projections.base import KeptAnswers, Projection, View
 from vardekedja.projections.database import ViewDatabase
 from vardekedja.projections.projector import Projector, listen_for_events, projector_lock
 from vardekedja.settings import Settings
@@ -70,7 +70,8 @@ class Runtime:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         key_path, _ = ensure_signing_key(settings.data_dir)
         self.projections: list[Projection] = all_projections()
-        self._memos = {p.name: p.memo for p in self.projections if p.memo is not None}
+        self._kept: dict[str, KeptAnswers] = {}
+        self._following = False  # this process's projector holds the lock and applies every change
         self.chain = AuditChain(load_signing_key(key_path))
         with _schema_lock(settings):
             self.marketplace = Marketplace(
@@ -95,14 +96,25 @@ class Runtime:
                 self._commands = CommandWriter(self.marketplace)
             return self._commands
 
-    @property
-    def keys(self) -> Memo:
-        """Callers found by API key, kept in memory while this process's projector applies every change."""
-        return self._memos["organisations"]
+    def keep(self, name: str, kept: KeptAnswers) -> None:
+        """Tell ``kept`` of every change to the named view: answers read from it are kept in memory.
 
-    def memo(self, name: str) -> Memo:
-        """What is kept in memory of the named projection's view."""
-        return self._memos[name]
+        Attach before the projector follows, so that what is kept is trusted
+        from the projector's first batch on, never in the middle of one.
+        """
+        if self._following:
+            raise RuntimeError("attach what is kept in memory before the projector follows")
+        self._projection(name).kept = self._kept[name] = kept
+
+    def kept(self, name: str) -> KeptAnswers | None:
+        """What is kept in memory of the named view, if anything."""
+        return self._kept.get(name)
+
+    def _projection(self, name: str) -> Projection:
+        for projection in self.projections:
+            if projection.name == name:
+                return projection
+        raise KeyError(name)
 
     @property
     def views_list(self) -> list[View]:
@@ -127,16 +139,17 @@ class Runtime:
                 return
             if self.settings.uses_postgres:
                 self._start(listen_for_events, self.database, self.channel, self.projector.wake, self._stop)
-            self._trust_memos(True)
+            self._trust_kept(True)
             try:
                 self.projector.run(self._stop, poll_interval=poll_interval)
             finally:
-                self._trust_memos(False)
+                self._trust_kept(False)
 
-    def _trust_memos(self, trusted: bool) -> None:
+    def _trust_kept(self, trusted: bool) -> None:
         """This process's projector is (or no longer is) the one applying every change to the views."""
-        for memo in self._memos.values():
-            memo.trust(trusted)
+        self._following = trusted
+        for kept in self._kept.values():
+            kept.trust(trusted)
 
     def start_embedded_projector(self, *, poll_interval: float = 0.05) -> None:
         """Follow in a background thread, woken after each save made through this runtime.

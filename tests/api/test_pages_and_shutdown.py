@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from tests.api.conftest import OPERATOR_KEY
 from tests.api.support import MIN_POSITION, POSITION, Api, Cast, design_body, ok, order_body, publish, register_cast
 from vardekedja.api import create_app, pages
+from vardekedja.api.memo import keys, memo
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 
@@ -29,7 +30,7 @@ def kept_page(runtime: Runtime, page: tuple[str, bytes] = PAGE, timeout: float =
     """The page as kept in memory, once the projector has settled the batch the read saw (or None)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        kept = runtime.memo("catalogue").find(page)
+        kept = memo(runtime, "catalogue").find(page)
         if kept is not None:
             return kept
         time.sleep(0.01)
@@ -40,7 +41,7 @@ def read_until_kept(cast: Cast, runtime: Runtime) -> dict[str, Any]:
     """Read the catalogue until its first page is kept (a read that overlaps a batch is not kept)."""
     for _ in range(100):
         body = ok(cast.buyer.get("/v1/catalogue"))
-        if runtime.memo("catalogue").find(PAGE) is not None:
+        if memo(runtime, "catalogue").find(PAGE) is not None:
             return body
         time.sleep(0.02)
     raise AssertionError("the first catalogue page was never kept")
@@ -66,7 +67,7 @@ def test_a_kept_page_is_answered_without_reading_the_view(
         response = party.get("/v1/catalogue")
         assert ok(response) == first
         assert [item["id"] for item in first["items"]] == [design["id"]]
-        assert int(response.headers[POSITION]) == runtime.memo("catalogue").applied
+        assert int(response.headers[POSITION]) == memo(runtime, "catalogue").applied
 
 
 def test_publishing_a_design_drops_the_kept_pages(cast: Cast, runtime: Runtime) -> None:
@@ -130,7 +131,7 @@ def test_a_read_waiting_for_a_later_position_is_not_answered_from_memory(
 ) -> None:
     publish(cast.designer)
     read_until_kept(cast, runtime)
-    applied = runtime.memo("catalogue").applied
+    applied = memo(runtime, "catalogue").applied
     assert applied is not None
 
     # A position the store has not reached yet: the app answers it in full, after its bounded wait.
@@ -152,8 +153,8 @@ def test_nothing_is_kept_without_this_process_projector(tmp_path: Path) -> None:
             runtime.projector.catch_up()
             for _ in range(3):
                 assert client.get("/v1/catalogue", headers={"Authorization": f"Bearer {cast.buyer.key}"}).status_code == 200
-            assert runtime.memo("catalogue").find(PAGE) is None
-            assert runtime.keys.find(cast.buyer.key.split("_")[1]) is None
+            assert memo(runtime, "catalogue").find(PAGE) is None
+            assert keys(runtime).find(cast.buyer.key.split("_")[1]) is None
     finally:
         runtime.close()
 
@@ -210,24 +211,24 @@ def test_a_query_with_parameters_the_catalogue_does_not_take_is_answered_but_not
         assert ok(cast.buyer.get("/v1/catalogue", params={"pad": str(padding)}))["items"]
         assert ok(cast.buyer.get("/v1/catalogue", params=[("limit", "5"), ("limit", "6")]))["items"]
 
-    memo = runtime.memo("catalogue")
-    assert all(memo.find(("/v1/catalogue", f"pad={padding}".encode())) is None for padding in range(5))
-    assert memo.find(("/v1/catalogue", b"limit=5&limit=6")) is None
-    assert memo.find(PAGE) is not None
+    pages_kept = memo(runtime, "catalogue")
+    assert all(pages_kept.find(("/v1/catalogue", f"pad={padding}".encode())) is None for padding in range(5))
+    assert pages_kept.find(("/v1/catalogue", b"limit=5&limit=6")) is None
+    assert pages_kept.find(PAGE) is not None
 
 
 def test_kept_pages_stay_within_their_byte_budget(cast: Cast, runtime: Runtime) -> None:
     publish(cast.designer)
-    memo = runtime.memo("catalogue")
+    pages_kept = memo(runtime, "catalogue")
     read_until_kept(cast, runtime)
-    size = len(memo.find(PAGE)[2])
-    memo.max_bytes = 3 * size + size // 2  # room for three pages like it
+    size = len(pages_kept.find(PAGE)[2])
+    pages_kept.max_bytes = 3 * size + size // 2  # room for three pages like it
 
     for limit in range(10, 16):
         read = cast.buyer.get("/v1/catalogue", params={"limit": str(limit)})
         assert ok(read)["items"]
 
-    kept = [limit for limit in range(10, 16) if memo.find(("/v1/catalogue", f"limit={limit}".encode())) is not None]
+    kept = [limit for limit in range(10, 16) if pages_kept.find(("/v1/catalogue", f"limit={limit}".encode())) is not None]
     assert len(kept) <= 3 and (not kept or kept[-1] == 15), kept  # the newest stay, the oldest went
 
 

@@ -1,6 +1,6 @@
 """API keys found in memory, and never after their revocation has answered.
 
-The organisations view's ``Memo`` (``Runtime.keys``) keeps what a key lookup
+The organisations view's ``Memo`` (``api.memo.keys``) keeps what a key lookup
 found only while this process's own projector applies every change to the
 views: everything is dropped before a batch that changes organisations
 commits, nothing is kept while such a batch is under way, and a lookup that
@@ -29,10 +29,10 @@ from tests.chain import SITE, Cast, published_design, register_cast
 from tests.integration.views_support import backend_settings
 from vardekedja.api import create_app
 from vardekedja.api.deps import Caller, _lookup
+from vardekedja.api.memo import Memo, keep_in_memory, keys
 from vardekedja.application import IssuedKey, hash_api_key, split_api_key
 from vardekedja.domain.order import LineRequest
 from vardekedja.domain.organisation import Role
-from vardekedja.projections.base import Memo
 from vardekedja.projections.projector import Projector
 from vardekedja.projections.rebuild import rebuild
 from vardekedja.runtime import Runtime
@@ -140,6 +140,7 @@ def test_a_batch_that_changed_no_keys_keeps_what_is_kept_and_a_failed_one_forget
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
     runtime = Runtime(Settings(data_dir=tmp_path, database_url=None))
+    keep_in_memory(runtime)  # as the HTTP app does when it starts
     yield runtime
     runtime.close()
 
@@ -162,7 +163,7 @@ def look_up_until_kept(runtime: Runtime, issued: IssuedKey, attempts: int = 50) 
     """
     for _ in range(attempts):
         caller = look_up(runtime, issued)
-        if runtime.keys.find(issued.key_id) is not None:
+        if keys(runtime).find(issued.key_id) is not None:
             return caller
         time.sleep(0.002)
     raise AssertionError(f"{attempts} lookups of a live key, and none was kept")
@@ -173,28 +174,28 @@ def test_a_projector_driven_by_this_process_keeps_lookups_until_organisations_ch
     cast = register_cast(app)
     buyer = app.issue_api_key(cast.buyer)
     design_id = published_design(app, cast)
-    runtime.keys.trust(True)  # as ``follow`` does once it holds the projector lock
+    keys(runtime).trust(True)  # as ``follow`` does once it holds the projector lock
     runtime.projector.catch_up()
 
     caller = look_up(runtime, buyer)
     assert caller == Caller(cast.buyer, Role.BUYER, "Botkyrkabyggen")
-    assert runtime.keys.find(buyer.key_id) is not None
+    assert keys(runtime).find(buyer.key_id) is not None
 
     app.place_order(cast.buyer, SITE, True, [LineRequest(design_id, 1)])
     runtime.projector.catch_up()
-    assert runtime.keys.find(buyer.key_id) is not None, "a batch that changed no organisation dropped the keys"
+    assert keys(runtime).find(buyer.key_id) is not None, "a batch that changed no organisation dropped the keys"
 
     app.issue_api_key(cast.designer)  # any organisation event drops everything
     runtime.projector.catch_up()
-    assert runtime.keys.find(buyer.key_id) is None
+    assert keys(runtime).find(buyer.key_id) is None
     assert look_up(runtime, buyer) == caller
-    assert runtime.keys.find(buyer.key_id) is not None
+    assert keys(runtime).find(buyer.key_id) is not None
 
     app.revoke_api_key(cast.buyer, buyer.key_id)
     runtime.projector.catch_up()
-    assert runtime.keys.find(buyer.key_id) is None
+    assert keys(runtime).find(buyer.key_id) is None
     assert look_up(runtime, buyer) is None
-    assert runtime.keys.find(buyer.key_id) is None
+    assert keys(runtime).find(buyer.key_id) is None
 
 
 def test_a_view_swapped_in_by_a_rebuild_drops_what_was_kept(runtime: Runtime) -> None:
@@ -202,16 +203,16 @@ def test_a_view_swapped_in_by_a_rebuild_drops_what_was_kept(runtime: Runtime) ->
     cast = register_cast(app)
     buyer = app.issue_api_key(cast.buyer)
     design_id = published_design(app, cast)
-    runtime.keys.trust(True)
+    keys(runtime).trust(True)
     runtime.projector.catch_up()
-    assert look_up(runtime, buyer) is not None and runtime.keys.find(buyer.key_id) is not None
+    assert look_up(runtime, buyer) is not None and keys(runtime).find(buyer.key_id) is not None
 
     app.revoke_api_key(cast.buyer, buyer.key_id)
     rebuild(app, runtime.database, "organisations")  # moves the live view past the revocation
     app.place_order(cast.buyer, SITE, True, [LineRequest(design_id, 1)])
     runtime.projector.catch_up()  # this process's projector sees the view moved by someone else
 
-    assert runtime.keys.find(buyer.key_id) is None
+    assert keys(runtime).find(buyer.key_id) is None
     assert look_up(runtime, buyer) is None
 
 
@@ -225,16 +226,16 @@ def test_a_view_moved_by_someone_else_drops_what_was_kept_even_in_a_batch_withou
     design_id = published_design(app, cast)
     organisations = next(p for p in runtime.projections if p.name == "organisations")
     projector = Projector(app, runtime.database, [organisations])
-    runtime.keys.trust(True)
+    keys(runtime).trust(True)
     projector.catch_up()
-    assert look_up(runtime, buyer) is not None and runtime.keys.find(buyer.key_id) is not None
+    assert look_up(runtime, buyer) is not None and keys(runtime).find(buyer.key_id) is not None
 
     app.revoke_api_key(cast.buyer, buyer.key_id)
     rebuild(app, runtime.database, "organisations")
     app.place_order(cast.buyer, SITE, True, [LineRequest(design_id, 1)])
     assert projector.catch_up() == 1  # only the order: the revocation was applied by the rebuild
 
-    assert runtime.keys.find(buyer.key_id) is None
+    assert keys(runtime).find(buyer.key_id) is None
     assert look_up(runtime, buyer) is None
 
 
@@ -242,7 +243,7 @@ def test_a_lookup_that_read_the_key_before_its_revocation_committed_is_not_kept(
     app = runtime.marketplace
     cast = register_cast(app)
     buyer = app.issue_api_key(cast.buyer)
-    runtime.keys.trust(True)
+    keys(runtime).trust(True)
     runtime.projector.catch_up()
     view = runtime.view("organisations")
     active_keys = view.active_keys
@@ -267,7 +268,7 @@ def test_a_lookup_that_read_the_key_before_its_revocation_committed_is_not_kept(
     lookup.join(10)
 
     assert answers and answers[0] is not None  # it overlapped the revocation, so it may still answer
-    assert runtime.keys.find(buyer.key_id) is None, "a lookup from before the revocation was kept after it"
+    assert keys(runtime).find(buyer.key_id) is None, "a lookup from before the revocation was kept after it"
     assert look_up(runtime, buyer) is None
 
 
@@ -278,7 +279,7 @@ def test_nothing_is_kept_when_this_process_does_not_run_the_projector(runtime: R
     runtime.projector.catch_up()  # the views are there, but this process's projector is not following
 
     assert look_up(runtime, buyer) is not None
-    assert runtime.keys.find(buyer.key_id) is None
+    assert keys(runtime).find(buyer.key_id) is None
 
 
 # With the embedded projector.
@@ -298,9 +299,9 @@ def test_the_embedded_projector_keeps_a_key_once_looked_up_and_drops_it_when_rev
         revoked = app.revoke_api_key(cast.buyer, issued.key_id)
         assert runtime.wait_for(revoked.position, timeout=10)
 
-        assert runtime.keys.find(issued.key_id) is None, f"round {round_no}: the revoked key is still in memory"
+        assert keys(runtime).find(issued.key_id) is None, f"round {round_no}: the revoked key is still in memory"
         assert look_up(runtime, issued) is None
-        assert runtime.keys.find(issued.key_id) is None
+        assert keys(runtime).find(issued.key_id) is None
 
 
 def test_the_embedded_projector_stops_trusting_when_it_stops(runtime: Runtime) -> None:
@@ -315,15 +316,17 @@ def test_the_embedded_projector_stops_trusting_when_it_stops(runtime: Runtime) -
     for thread in runtime._threads:
         thread.join(timeout=10)
 
-    assert runtime.keys.find(buyer.key_id) is None
+    assert keys(runtime).find(buyer.key_id) is None
     assert look_up(runtime, buyer) is not None
-    assert runtime.keys.find(buyer.key_id) is None
+    assert keys(runtime).find(buyer.key_id) is None
 
 
 def test_a_process_whose_projector_waits_for_the_lock_keeps_nothing_and_still_sees_revocations(tmp_path: Path) -> None:
     """Two runtimes on one store stand in for two server processes; the first holds the projector lock."""
     with backend_settings("sqlite", tmp_path) as settings:
         active, waiting = Runtime(settings), Runtime(settings)
+        keep_in_memory(active)
+        keep_in_memory(waiting)
         try:
             cast: Cast = register_cast(active.marketplace)
             buyer = active.marketplace.issue_api_key(cast.buyer)
@@ -334,12 +337,12 @@ def test_a_process_whose_projector_waits_for_the_lock_keeps_nothing_and_still_se
 
             assert look_up_until_kept(active, buyer) is not None
             assert look_up(waiting, buyer) is not None
-            assert waiting.keys.find(buyer.key_id) is None
+            assert keys(waiting).find(buyer.key_id) is None
 
             revoked = waiting.marketplace.revoke_api_key(cast.buyer, buyer.key_id)
             assert waiting.wait_for(revoked.position, timeout=10)  # applied by the other process's projector
 
-            assert active.keys.find(buyer.key_id) is None
+            assert keys(active).find(buyer.key_id) is None
             assert look_up(active, buyer) is None and look_up(waiting, buyer) is None
         finally:
             active.close()
@@ -403,10 +406,10 @@ def test_a_key_is_refused_as_soon_as_its_revocation_answers_even_while_requests_
         key, key_id = issued["api_key"], issued["key_id"]
         for _ in range(50):  # (a request just after the key reached the views is rightly not kept)
             assert ok(api.client.get("/v1/me", headers={"Authorization": f"Bearer {key}"}))["id"] == str(buyer.id)
-            if runtime.keys.find(key_id) is not None:
+            if keys(runtime).find(key_id) is not None:
                 break
             time.sleep(0.002)
-        assert runtime.keys.find(key_id) is not None, f"round {round_no}: the key is not served from memory"
+        assert keys(runtime).find(key_id) is not None, f"round {round_no}: the key is not served from memory"
 
         hammer = Hammer(api, key)
         try:
@@ -424,7 +427,7 @@ def test_a_key_is_refused_as_soon_as_its_revocation_answers_even_while_requests_
         late = hammer.sent_after(answered)
         assert set(late) == {401}, f"round {round_no}: requests sent after the DELETE answered got {late}"
         assert set(hammer.sent_after(0)) <= {200, 401}
-        assert runtime.keys.find(key_id) is None, f"round {round_no}: the revoked key is in memory"
+        assert keys(runtime).find(key_id) is None, f"round {round_no}: the revoked key is in memory"
         assert ok(buyer.get("/v1/me"))["id"] == str(buyer.id)  # the organisation's other key still works
 
 
@@ -434,10 +437,10 @@ def test_a_kept_key_id_with_the_wrong_secret_is_refused(api: Api) -> None:
     key_id = buyer.key.split("_")[1]
     for _ in range(50):
         assert ok(buyer.get("/v1/me"))["id"] == str(buyer.id)
-        if api.runtime.keys.find(key_id) is not None:
+        if keys(api.runtime).find(key_id) is not None:
             break
         time.sleep(0.002)
-    assert api.runtime.keys.find(key_id) is not None
+    assert keys(api.runtime).find(key_id) is not None
     forged = f"vk_{key_id}_{'x' * 43}"
 
     refused = api.client.get("/v1/me", headers={"Authorization": f"Bearer {forged}"})

@@ -16,6 +16,7 @@ from vardekedja import __version__
 from vardekedja.api.deps import RuntimeDep
 from vardekedja.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from vardekedja.api.limits import BodyLimitMiddleware
+from vardekedja.api.memo import keep_in_memory
 from vardekedja.api.metrics import Metrics, MetricsMiddleware
 from vardekedja.api.pages import PageCacheMiddleware
 from vardekedja.api.problems import PROBLEM_JSON, Problem, install_problem_handlers, problem
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         current = runtime or Runtime(settings)
+        keep_in_memory(current)
         holder["runtime"] = app.state.runtime = current
         app.state.idempotency = IdempotencyStore(_idempotency_engine(settings))
         if settings.operator_key is not None:

@@ -16,6 +16,7 @@ from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPBearer
 from sqlalchemy.engine import Connection
 
+from vardekedja.api.memo import keys
 from vardekedja.api.problems import PROBLEM_JSON, ApiError, Problem
 from vardekedja.application import Marketplace, hash_api_key, split_api_key
 from vardekedja.domain.organisation import Role
@@ -67,7 +68,8 @@ def _match(found: list[tuple[str, Caller]], presented: str) -> Caller | None:
 def _lookup(runtime: Runtime, key_id: str, presented: str) -> Caller | None:
     """Look the key up in the views, and keep what was found for the next request (see ``Memo``)."""
     organisations = runtime.view("organisations")
-    generation = runtime.keys.generation
+    kept = keys(runtime)
+    generation = kept.generation
     found: list[tuple[str, Caller]] = []
     with runtime.database.reader.connect() as connection:
         for organisation_id, stored in organisations.active_keys(connection, key_id):
@@ -75,7 +77,7 @@ def _lookup(runtime: Runtime, key_id: str, presented: str) -> Caller | None:
             if row is not None:
                 found.append((stored, Caller(organisation_id, Role(row["role"]), row["name"])))
     if found:
-        runtime.keys.remember(key_id, found, generation)
+        kept.remember(key_id, found, generation)
     return _match(found, presented)
 
 
@@ -128,7 +130,7 @@ def bearer_key(authorization: str | None) -> tuple[str, str]:
 
 def kept_caller(runtime: Runtime, key_id: str, presented: str) -> Caller | None:
     """The caller behind the key if it is kept in memory (see ``Memo``), else None."""
-    kept = runtime.keys.find(key_id)
+    kept = keys(runtime).find(key_id)
     return _match(kept, presented) if kept is not None else None
 
 

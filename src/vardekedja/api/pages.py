@@ -6,7 +6,7 @@ than it changes. A page of it depends on nothing but its query string, and
 every role may read it. So the first answer to a query is kept (status 200
 only) and later requests with the same query string and a key known in memory
 get the same body without routing, validation or a query, until the
-projector changes the catalogue (see ``Memo`` in projections/base.py, which
+projector changes the catalogue (see ``Memo`` in api/memo.py, which
 drops every page before such a change commits and keeps nothing while this
 process's projector is not the one applying changes).
 
@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vardekedja.api.deps import bearer_key, kept_caller
+from vardekedja.api.memo import memo
 from vardekedja.api.problems import ApiError
 
 # Paths whose answer depends only on the query string and which every role may read, with the
@@ -49,16 +50,16 @@ class PageCacheMiddleware:
         if runtime is None:
             await self.app(scope, receive, send)
             return
-        memo = runtime.memo(view)
+        kept = memo(runtime, view)
         headers = dict(scope["headers"])
         key = (scope["path"], scope["query_string"])
         # Where the views stand, read before the page: a page found afterwards is at least that fresh
         # (a change drops every page before its position is published), never older.
-        applied = memo.applied
-        kept = memo.find(key)
-        if kept is not None and _known(runtime, headers.get(b"authorization")) and _reached(headers, applied):
+        applied = kept.applied
+        page = kept.find(key)
+        if page is not None and _known(runtime, headers.get(b"authorization")) and _reached(headers, applied):
             scope["route"] = scope["path"]  # so that the metrics name the route
-            status, response_headers, body = kept
+            status, response_headers, body = page
             await send({"type": "http.response.start", "status": status,
                         "headers": [*response_headers, (POSITION, str(applied).encode())]})  # fmt: skip
             await send({"type": "http.response.body", "body": body})
@@ -66,7 +67,7 @@ class PageCacheMiddleware:
         if not _plain(scope["query_string"], scope["path"]):
             await self.app(scope, receive, send)
             return
-        generation = memo.generation
+        generation = kept.generation
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
 
@@ -78,7 +79,7 @@ class PageCacheMiddleware:
                 if not message.get("more_body", False) and start.get("status") == 200:
                     response_headers = [(name, value) for name, value in start.get("headers", []) if name != POSITION]
                     body = b"".join(chunks)
-                    memo.remember(key, (200, response_headers, body), generation, size=len(body))
+                    kept.remember(key, (200, response_headers, body), generation, size=len(body))
             await send(message)
 
         await self.app(scope, receive, keep)

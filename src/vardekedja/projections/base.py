@@ -11,10 +11,9 @@ leaves neither rows nor position behind.
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Sequence
 from functools import singledispatchmethod
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -23,9 +22,6 @@ from vardekedja.domain.organisation import Role
 
 NEXT_SUFFIX = "__next"
 OLD_SUFFIX = "__old"
-
-
-MEMO_ENTRIES = 10_000  # per view unless told otherwise; the oldest goes first
 
 
 class ConcurrentProjectorError(RuntimeError):
@@ -246,91 +242,23 @@ class View:
             raise ConcurrentProjectorError(f"the {self.name} projection was advanced by another projector")
 
 
-class Memo:
-    """Answers read from one view, kept in memory, trusted only while this process's projector applies every change.
+class KeptAnswers(Protocol):
+    """Answers read from a view and kept in memory elsewhere (the HTTP layer's ``Memo``).
 
-    Entries are dropped before any batch that changes the view commits (any
-    event the projection handles), and an answer read while such a change was
-    under way is not kept, so once a change has reached the view no entry from
-    before it is left. When another process applies the changes (``vardekedja
-    project``, another server worker), this process cannot see them happen, and
-    nothing is kept: every read goes to the view. A rebuild swapped in under a
-    running projector is noticed by its position: one that moved the view past
-    where this projector had it drops everything; one swapped in at the very
-    same position is a view of the same events, and what is kept stands (a
-    rebuild made to take in changed projection code needs the servers
-    restarted to run that code anyway, and they start with nothing kept).
-    Entries are bounded in number and, where given, in bytes; the oldest go first.
+    The projection tells it before a batch that changes the view commits
+    (``changing``) and once the batch has ended (``settled``, with the
+    position committed, or None); ``applied`` is the position it last heard
+    of. The runtime says whether this process's projector is the one applying
+    every change (``trust``).
     """
 
-    def __init__(self, *, max_entries: int = MEMO_ENTRIES, max_bytes: int | None = None) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[Any, tuple[Any, int]] = {}  # in the order kept: the oldest goes first
-        self._bytes = 0
-        self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._generation = 0
-        self._changing = False
-        self._trusted = False
-        self.applied: int | None = None  # the view's position as this process's projector last committed it
+    applied: int | None
 
-    def trust(self, trusted: bool) -> None:
-        """Say whether this process's projector is the one applying changes (it holds the lock)."""
-        with self._lock:
-            self._trusted = trusted
-            self._clear()
-            self._generation += 1
-            self.applied = None
+    def changing(self) -> None: ...
 
-    def find(self, key: Any) -> Any:
-        if not self._trusted or self._changing:
-            return None
-        entry = self._entries.get(key)
-        return entry[0] if entry is not None else None
+    def settled(self, applied: int | None) -> None: ...
 
-    @property
-    def generation(self) -> int:
-        """Read before reading the view; hand it to ``remember`` with what was read."""
-        return self._generation
-
-    def remember(self, key: Any, found: Any, generation: int, *, size: int = 0) -> None:
-        """Keep ``found`` (of about ``size`` bytes) under ``key``, unless the view changed since ``generation``."""
-        with self._lock:
-            if not self._trusted or self._changing or generation != self._generation:
-                return
-            if self.max_bytes is not None and size > self.max_bytes:
-                return
-            self._forget(key)
-            self._entries[key] = (found, size)
-            self._bytes += size
-            while len(self._entries) > self.max_entries or (
-                self.max_bytes is not None and self._bytes > self.max_bytes
-            ):
-                self._forget(next(iter(self._entries)))
-
-    def _forget(self, key: Any) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self._bytes -= entry[1]
-
-    def _clear(self) -> None:
-        self._entries.clear()
-        self._bytes = 0
-
-    def changing(self) -> None:
-        """The view is about to change: drop everything, keep nothing until ``settled``."""
-        with self._lock:
-            self._changing = True
-            self._clear()
-            self._generation += 1
-
-    def settled(self, applied: int | None) -> None:
-        """The batch has committed at ``applied`` (None: it did not, or the position is unknown)."""
-        with self._lock:
-            if self._changing or applied is None:
-                self._changing = False
-                self._clear()
-                self._generation += 1
-            self.applied = applied
+    def trust(self, trusted: bool) -> None: ...
 
 
 class Projection:
@@ -348,7 +276,7 @@ class Projection:
         self.rows: dict[sa.Table, Rows] = {}
         self.connection: Connection | None = None
         self._handlers: dict[type, Any] = {}
-        self.memo: Memo | None = None  # answers kept in memory, for projections that keep any
+        self.kept: KeptAnswers | None = None  # answers read from this view and kept in memory, if any
         self._batch_end: int | None = None
 
     def _handler(self, event_type: type) -> Any:
@@ -389,12 +317,12 @@ class Projection:
         """
         if old is None:
             old = self.view.position(connection)
-        if self.memo is not None:
+        if self.kept is not None:
             self._batch_end = max([old, *(position for position, _ in events)])
             # Someone else moved the view (a swapped-in rebuild, another projector), or this
             # batch changes it: either way what is kept may be stale.
-            if old != self.memo.applied or any(self._handler(type(e)) is not None for _, e in events):
-                self.memo.changing()
+            if old != self.kept.applied or any(self._handler(type(e)) is not None for _, e in events):
+                self.kept.changing()
         fresh = [(position, domain_event) for position, domain_event in events if position > old]
         if not fresh:
             return 0
@@ -419,9 +347,9 @@ class Projection:
 
     def settled(self, committed: bool) -> None:
         """The transaction of the last ``process_batch`` has ended, committed or not."""
-        if self.memo is not None:
+        if self.kept is not None:
             position, self._batch_end = self._batch_end, None
-            self.memo.settled(position if committed else None)
+            self.kept.settled(position if committed else None)
 
     # Helpers for handlers.
 

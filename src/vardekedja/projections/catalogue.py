@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from vardekedja.domain.design import Design, Specification
 from vardekedja.domain.money import round_half_up
 from vardekedja.domain.organisation import Organisation, normalise_names
-from vardekedja.projections.base import Memo, Projection, View
+from vardekedja.projections.base import Projection, View
 from vardekedja.projections.paging import Page, newest_first
 from vardekedja.storage.types import UtcDateTime
 
@@ -190,18 +190,12 @@ def largest_base(max_unit_price_ore: int, fee_rate: Fraction) -> int:
     return low
 
 
-PAGES_BYTES = 32 << 20
 
 
 class CatalogueProjection(Projection):
     name = "catalogue"
     view_class = CatalogueView
     view: CatalogueView
-
-    def __init__(self, suffix: str = "") -> None:
-        super().__init__(suffix)
-        # Pages of the catalogue as the API answered them (see api/pages.py), at most 32 MiB of them.
-        self.memo = Memo(max_bytes=PAGES_BYTES)
 
     def prefetch(self, events: list[Any]) -> None:
         self.load(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vardekedja.domain.organisation import Organisation
-from vardekedja.projections.base import Memo, Projection, View
+from vardekedja.projections.base import Projection, View
 from vardekedja.storage.types import UtcDateTime
 
 
@@ -67,11 +67,6 @@ class OrganisationsProjection(Projection):
     name = "organisations"
     view_class = OrganisationsView
     view: OrganisationsView
-
-    def __init__(self, suffix: str = "") -> None:
-        super().__init__(suffix)
-        # Callers found by API key (see api/deps.py), kept while nothing changes organisations or keys.
-        self.memo = Memo()
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, position: int) -> None:
