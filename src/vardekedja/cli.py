@@ -314,7 +314,7 @@ def audit_export(
         runtime.projector.catch_up()  # chain whatever is recorded but not yet chained
         with Progress(console=console, transient=True) as progress, file.open("w", encoding="utf-8") as out:
             task = progress.add_task("exporting", total=None)
-            written, checkpoints = export(runtime, runtime.chain, out, after=after,
+            written, checkpoints = export(runtime.audited_log, out, after=after,
                                           progress=lambda done, head: progress.update(task, completed=done, total=head))  # fmt: skip
     except ValueError as error:
         errors.print(f"[red]{error}[/red]")
@@ -369,7 +369,7 @@ def audit_replay(
     try:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("replaying", total=None)
-            summary = replay_views(runtime, as_of, target,
+            summary = replay_views(runtime.marketplace, as_of, target,
                                    progress=lambda done, head: progress.update(task, completed=done, total=head))  # fmt: skip
     finally:
         runtime.close()

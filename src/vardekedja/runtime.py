@@ -16,6 +16,7 @@ from typing import Any
 from vardekedja.application import CommandWriter, Marketplace, PaymentGateway
 from vardekedja.audit.chain import AuditChain
 from vardekedja.audit.keys import ensure_signing_key, load_signing_key
+from vardekedja.audit.log import AuditedLog
 from vardekedja.projections import all_projections
 from vardekedja.projections.base import KeptAnswers, Projection, View
 from vardekedja.projections.database import ViewDatabase
@@ -82,7 +83,7 @@ class Runtime:
             with self.database.writer.begin() as connection:
                 self.chain.create(connection)
         self.database.watch(self.views_list)
-        self.projector = Projector(self.marketplace, self.database, self.projections, chain=self.chain)
+        self.projector = Projector(self.marketplace, self.database, self.projections, followers=[self.chain])
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._commands: CommandWriter | None = None
@@ -126,6 +127,11 @@ class Runtime:
             if projection.name == name:
                 return projection.view
         raise KeyError(name)
+
+    @property
+    def audited_log(self) -> AuditedLog:
+        """The event store and the audit chain, as the audit reads them."""
+        return AuditedLog(self.marketplace, self.chain, self.database.reader, self.database.writer)
 
     @property
     def channel(self) -> str:

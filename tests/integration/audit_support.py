@@ -113,7 +113,7 @@ def build_history(runtime: Runtime) -> History:
 
 def export_to(runtime: Runtime, path: Path, *, after: int = 0) -> Path:
     with path.open("w", encoding="utf-8") as out:
-        export(runtime, runtime.chain, out, after=after)
+        export(runtime.audited_log, out, after=after)
     return path
 
 

@@ -2,7 +2,7 @@
 
 A random run of commands (Hypothesis, derandomised) stops at random points to
 take down every view table, as a caught-up projector left it, and the state of
-every stream, then notes the time T. After the run, ``replay_views(runtime, T)``
+every stream, then notes the time T. After the run, ``replay_views(runtime.marketplace, T)``
 must rebuild exactly those tables, and ``GET /v1/audit/streams/{id}?as_of=T``
 must give each stream's events and state as they were.
 """
@@ -214,7 +214,7 @@ def test_views_replayed_as_of_a_moment_equal_the_views_at_that_moment(chosen: li
 
         for number, moment in enumerate(world.moments):
             into = Path(folder) / f"replay-{number}"
-            replay_views(runtime, moment.time, into)
+            replay_views(runtime.marketplace, moment.time, into)
             replayed = ViewDatabase(Settings(data_dir=into, database_url=None))
             try:
                 tables = view_tables(replayed)

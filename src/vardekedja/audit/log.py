@@ -10,18 +10,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from eventsourcing.application import Application
+from sqlalchemy.engine import Engine
 
 from vardekedja.audit.chain import AuditChain
 from vardekedja.audit.encoding import event_time
 from vardekedja.audit.keys import parse_public_key
 from vardekedja.audit.verify import ChainCheck, MoneyCheck, Report
-from vardekedja.runtime import Runtime
 
 BATCH = 5000
 FORMAT = "vardekedja-audit-export/1"
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one for all lines, not one per line
+
+
+@dataclass(frozen=True)
+class AuditedLog:
+    """What the audit reads and signs: the event store, the chain, and the database that holds the chain."""
+
+    store: Application
+    chain: AuditChain
+    reader: Engine
+    writer: Engine
 
 
 def _record(notification: Any, stored_hash: str | None) -> dict[str, Any]:
@@ -33,17 +46,18 @@ def _record(notification: Any, stored_hash: str | None) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def records(runtime: Runtime, chain: AuditChain, *, after: int = 0, up_to: int | None = None) -> Iterator[dict[str, Any]]:
+def records(log: AuditedLog, *, after: int = 0, up_to: int | None = None) -> Iterator[dict[str, Any]]:
     """Events after ``after`` up to the chain head (or ``up_to``), each with its recorded hash."""
-    with runtime.database.reader.connect() as connection:
+    chain = log.chain
+    with log.reader.connect() as connection:
         head = chain.position(connection) if up_to is None else up_to
-    recorder = runtime.marketplace.recorder
+    recorder = log.store.recorder
     position = after
     while position < head:
         # From the very start when asked for everything: an event slipped in before position 1 is tampering too.
         start = None if position == after == 0 else position + 1
         notifications = [n for n in recorder.select_notifications(start, BATCH) if n.id <= head]
-        with runtime.database.reader.connect() as connection:
+        with log.reader.connect() as connection:
             links = {row["position"]: row for row in chain.hashes(connection, position, BATCH) if row["position"] <= head}
         # Walk only as far as both sides have been read, so a gap in one is never mistaken for an end.
         top = min(notifications[-1].id if len(notifications) == BATCH else head,
@@ -62,16 +76,17 @@ def records(runtime: Runtime, chain: AuditChain, *, after: int = 0, up_to: int |
         position = top
 
 
-def verify_store(runtime: Runtime, chain: AuditChain, public_key: str | None = None) -> Report:
+def verify_store(log: AuditedLog, public_key: str | None = None) -> Report:
     """Recompute the chain from the store, compare it with the recorded hashes and checkpoints, check the money."""
     report = Report()
     check, money = ChainCheck(report), MoneyCheck()
     # Checkpoints first, then the head: every checkpoint read is then at or below the head unless
     # the chain's newest links were removed (which the check reports).
-    with runtime.database.reader.connect() as connection:
+    chain = log.chain
+    with log.reader.connect() as connection:
         checkpoints = chain.all_checkpoints(connection)
         head = chain.position(connection)
-    for record in records(runtime, chain, up_to=head):
+    for record in records(log, up_to=head):
         check.feed(record)
         if record["data"] is not None:
             money.feed(record)
@@ -79,7 +94,7 @@ def verify_store(runtime: Runtime, chain: AuditChain, public_key: str | None = N
     check.check_checkpoints(checkpoints, public)
     report.money_problems = money.problems()
     report.orders_checked = len(money.orders)
-    pending = runtime.marketplace.position - report.head_position
+    pending = (log.store.recorder.max_notification_id() or 0) - report.head_position
     if pending > 0 and report.first_break is None:
         report.notes.append(f"{pending} newer event(s) are not chained yet")
     return report
@@ -89,7 +104,7 @@ def chain_public_key(chain: AuditChain) -> Any:
     return chain.signing_key.public_key() if chain.signing_key is not None else None
 
 
-def export(runtime: Runtime, chain: AuditChain, out: IO[str], *, after: int = 0,
+def export(log: AuditedLog, out: IO[str], *, after: int = 0,
            progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:  # fmt: skip
     """Write the log after ``after`` as JSON Lines: a header, the events with their hashes, the checkpoints.
 
@@ -97,9 +112,10 @@ def export(runtime: Runtime, chain: AuditChain, out: IO[str], *, after: int = 0,
     """
     from vardekedja.audit.keys import public_key_text
 
-    with runtime.database.writer.begin() as connection:
+    chain = log.chain
+    with log.writer.begin() as connection:
         chain.sign_head(connection)
-    with runtime.database.reader.connect() as connection:
+    with log.reader.connect() as connection:
         head = chain.position(connection)
         previous = chain.hash_at(connection, after)
         checkpoints = chain.all_checkpoints(connection, after)
@@ -109,7 +125,7 @@ def export(runtime: Runtime, chain: AuditChain, out: IO[str], *, after: int = 0,
               "public_key": public_key_text(chain.signing_key) if chain.signing_key else None}  # fmt: skip
     out.write(json.dumps(header, ensure_ascii=False) + "\n")
     count, encode = 0, _LINE_ENCODER.encode
-    for record in records(runtime, chain, after=after, up_to=head):
+    for record in records(log, after=after, up_to=head):
         out.write(encode({"event": record}) + "\n")
         count += 1
         if progress is not None and count % BATCH == 0:

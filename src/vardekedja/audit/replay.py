@@ -12,16 +12,16 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from eventsourcing.application import Application
 
 from vardekedja.projections import all_projections
 from vardekedja.projections.database import ViewDatabase
-from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 
 BATCH = 2000
 
 
-def replay_views(runtime: Runtime, as_of: datetime, into: Path,
+def replay_views(store: Application, as_of: datetime, into: Path,
                  progress: Callable[[int, int], None] | None = None) -> dict[str, dict[str, int]]:  # fmt: skip
     """Rebuild every view from the events stamped at or before ``as_of`` into a SQLite database in ``into``.
 
@@ -32,8 +32,8 @@ def replay_views(runtime: Runtime, as_of: datetime, into: Path,
     target = ViewDatabase(Settings(data_dir=into, database_url=None))
     projections = all_projections()
     target.create(p.view for p in projections)
-    recorder, to_event = runtime.marketplace.recorder, runtime.marketplace.mapper.to_domain_event
-    head, position = runtime.marketplace.position, 0
+    recorder, to_event = store.recorder, store.mapper.to_domain_event
+    head, position = recorder.max_notification_id() or 0, 0
     try:
         while notifications := recorder.select_notifications(position + 1, BATCH):
             position = notifications[-1].id

@@ -19,14 +19,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from filelock import FileLock, Timeout
+from sqlalchemy.engine import Connection
 
-from vardekedja.application import Marketplace
-from vardekedja.audit.chain import AuditChain
 from vardekedja.projections.base import ConcurrentProjectorError, Projection
 from vardekedja.projections.database import ViewDatabase
 
@@ -38,21 +38,40 @@ LOCK_POLL_INTERVAL = 0.2  # how often a waiting projector tries the lock again a
 LINGER_SECONDS = 0.01
 
 
+class Follower(Protocol):
+    """Something besides the views that follows the log in the projector's transaction (the audit chain).
+
+    It takes the stored notifications as they are, not decoded events, keeps
+    its own position (``position``), skips what it has seen, and hears
+    whether each batch's transaction committed (``settled``).
+    """
+
+    name: str
+
+    def position(self, connection: Connection) -> int: ...
+
+    def process(self, connection: Connection, notifications: Sequence[Notification]) -> int: ...
+
+    def settled(self, committed: bool) -> None: ...
+
+
 class Projector:
+    """Feeds the events of ``store`` (any eventsourcing application) to the projections and followers."""
+
     def __init__(
         self,
-        marketplace: Marketplace,
+        store: Application,
         database: ViewDatabase,
         projections: Sequence[Projection],
         *,
         batch_size: int = BATCH_SIZE,
-        chain: AuditChain | None = None,
+        followers: Sequence[Follower] = (),
         linger: float = LINGER_SECONDS,
     ) -> None:
-        self.marketplace = marketplace
+        self.store = store
         self.database = database
         self.projections = list(projections)
-        self.chain = chain
+        self.followers = list(followers)
         self.batch_size = batch_size
         self._wake = threading.Event()
         self._hurry = threading.Event()
@@ -66,9 +85,10 @@ class Projector:
 
     def refresh_positions(self) -> dict[str, int]:
         self._positions = self.database.positions(p.view for p in self.projections)
-        if self.chain is not None:
+        if self.followers:
             with self.database.reader.connect() as connection:
-                self._positions[self.chain.name] = self.chain.position(connection)
+                for follower in self.followers:
+                    self._positions[follower.name] = follower.position(connection)
         return dict(self._positions)
 
     @property
@@ -79,20 +99,20 @@ class Projector:
 
     def read(self, after: int, limit: int) -> list[tuple[int, Any]]:
         """The events after a position, decoded once for every projection."""
-        return self._decode(self.marketplace.recorder.select_notifications(after + 1, limit))
+        return self._decode(self.store.recorder.select_notifications(after + 1, limit))
 
     def _decode(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
-        to_event = self.marketplace.mapper.to_domain_event
+        to_event = self.store.mapper.to_domain_event
         return [(notification.id, to_event(notification)) for notification in notifications]
 
     def step(self) -> int:
         """Process one batch; return how many events it read (0 when caught up)."""
-        notifications = self.marketplace.recorder.select_notifications(self.position + 1, self.batch_size)
+        notifications = self.store.recorder.select_notifications(self.position + 1, self.batch_size)
         if not notifications:
             return 0
         assert self._positions is not None
         events = self._decode(notifications) if self.projections else []
-        # One transaction for the batch: the audit chain and every view's rows and position
+        # One transaction for the batch: the followers and every view's rows and position
         # commit together, which also saves a commit (and on SQLite a WAL write) per view.
         committed = False
         try:
@@ -101,8 +121,8 @@ class Projector:
                 # a rebuild's swap on PostgreSQL locks it first too, so one waits for the other.
                 views = self._view_positions
                 stored = dict(connection.execute(views).all()) if views is not None else {}
-                if self.chain is not None:
-                    self.chain.process(connection, notifications)
+                for follower in self.followers:
+                    follower.process(connection, notifications)
                 for projection in self.projections:
                     projection.process_batch(connection, events, stored[projection.name])
             committed = True
@@ -111,12 +131,12 @@ class Projector:
             self.refresh_positions()
             return len(notifications)
         finally:
-            if self.chain is not None:
-                self.chain.settled(committed)
+            for follower in self.followers:
+                follower.settled(committed)
             for projection in self.projections:
                 projection.settled(committed)
-        if self.chain is not None:
-            self._positions[self.chain.name] = notifications[-1].id
+        for follower in self.followers:
+            self._positions[follower.name] = notifications[-1].id
         for projection in self.projections:
             # A projection whose position was already further (after a swap) keeps that one.
             self._positions[projection.name] = max(self._positions[projection.name], events[-1][0])
@@ -130,7 +150,7 @@ class Projector:
             count = self.step()
             total += count
             if progress is not None:
-                progress(self.position, self.marketplace.position)
+                progress(self.position, self.store.recorder.max_notification_id() or 0)
             if count == 0:
                 return total
 

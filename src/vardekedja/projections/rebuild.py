@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from vardekedja.application import Marketplace
+from eventsourcing.application import Application
+
 from vardekedja.projections import PROJECTIONS
 from vardekedja.projections.base import NEXT_SUFFIX, OLD_SUFFIX
 from vardekedja.projections.database import ViewDatabase
@@ -20,7 +21,7 @@ from vardekedja.projections.projector import BATCH_SIZE, Projector
 
 
 def rebuild(
-    marketplace: Marketplace,
+    store: Application,
     database: ViewDatabase,
     name: str,
     *,
@@ -34,7 +35,7 @@ def rebuild(
     with database.writer.begin() as connection:
         fresh.view.drop(connection)
         fresh.view.create(connection)
-    builder = Projector(marketplace, database, [fresh], batch_size=batch_size)
+    builder = Projector(store, database, [fresh], batch_size=batch_size)
     builder.catch_up(progress)
 
     dialect = database.dialect

@@ -113,7 +113,7 @@ def stream(stream_id: UUID, caller: OverseerDep, runtime: RuntimeDep,
 async def verify(caller: OverseerDep, runtime: RuntimeDep) -> VerifyOut:
     """Recompute the hash chain from the store, check it against the recorded hashes and signed
     checkpoints, and recompute every order's money from the events alone."""
-    report = await to_thread.run_sync(verify_store, runtime, runtime.chain)
+    report = await to_thread.run_sync(verify_store, runtime.audited_log)
     return VerifyOut(**report.as_dict())
 
 
