@@ -166,6 +166,7 @@ def _use_local_stripe(stand_in: Any, host: str, port: int) -> None:
 def _demo_payment_link() -> str | None:
     """Check out the newest placed order of the demo buyer, if there is one."""
     from vardekedja.demo import BUYER_ORG_NUMBER, place_demo_order
+    from vardekedja.projections.orders import OrdersView
     from vardekedja.runtime import Runtime
 
     runtime = Runtime(load_settings())
@@ -176,7 +177,7 @@ def _demo_payment_link() -> str | None:
             return None
         runtime.projector.catch_up()
         with runtime.database.reader.connect() as connection:
-            page = runtime.view("orders").list(connection, buyer_id=buyer, status="placed", limit=1)
+            page = runtime.view(OrdersView).list(connection, buyer_id=buyer, status="placed", limit=1)
         order_id = page.items[0]["id"] if page.items else place_demo_order(runtime.marketplace, buyer)
         if order_id is None:
             return None

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from vardekedja.application import CommandWriter, Marketplace, PaymentGateway
 from vardekedja.audit.chain import AuditChain
@@ -25,6 +25,7 @@ from vardekedja.settings import Settings
 from vardekedja.stripe_gateway import StripeGateway
 
 log = logging.getLogger(__name__)
+V = TypeVar("V", bound=View)
 
 
 @contextmanager
@@ -71,6 +72,7 @@ class Runtime:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         key_path, _ = ensure_signing_key(settings.data_dir)
         self.projections: list[Projection] = all_projections()
+        self._views: dict[type[View], View] = {type(p.view): p.view for p in self.projections}
         self._kept: dict[str, KeptAnswers] = {}
         self._following = False  # this process's projector holds the lock and applies every change
         self.chain = AuditChain(load_signing_key(key_path))
@@ -121,12 +123,11 @@ class Runtime:
     def views_list(self) -> list[View]:
         return [projection.view for projection in self.projections]
 
-    def view(self, name: str) -> Any:
-        """The live view of the named projection (its queries)."""
-        for projection in self.projections:
-            if projection.name == name:
-                return projection.view
-        raise KeyError(name)
+    def view(self, kind: type[V]) -> V:
+        """The live view of that class, with its queries: ``runtime.view(CatalogueView).search_published(...)``."""
+        if not isinstance(kind, type):
+            raise TypeError(f"name the view by its class (runtime.view(CatalogueView)), not {kind!r}")
+        return cast(V, self._views[kind])
 
     @property
     def audited_log(self) -> AuditedLog:

@@ -15,6 +15,7 @@ from tests.api.conftest import OPERATOR_KEY
 from tests.api.support import MIN_POSITION, POSITION, Api, Cast, design_body, ok, order_body, publish, register_cast
 from vardekedja.api import create_app, pages
 from vardekedja.api.memo import keys, memo
+from vardekedja.projections.catalogue import CatalogueView
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 
@@ -51,7 +52,7 @@ def fail_if_read(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("the catalogue view was read")
 
-    monkeypatch.setattr(runtime.view("catalogue"), "search_published", refuse)
+    monkeypatch.setattr(runtime.view(CatalogueView), "search_published", refuse)
 
 
 def test_a_kept_page_is_answered_without_reading_the_view(

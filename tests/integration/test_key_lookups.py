@@ -33,6 +33,7 @@ from vardekedja.api.memo import Memo, keep_in_memory, keys
 from vardekedja.application import IssuedKey, hash_api_key, split_api_key
 from vardekedja.domain.order import LineRequest
 from vardekedja.domain.organisation import Role
+from vardekedja.projections.organisations import OrganisationsView
 from vardekedja.projections.projector import Projector
 from vardekedja.projections.rebuild import rebuild
 from vardekedja.runtime import Runtime
@@ -245,7 +246,7 @@ def test_a_lookup_that_read_the_key_before_its_revocation_committed_is_not_kept(
     buyer = app.issue_api_key(cast.buyer)
     keys(runtime).trust(True)
     runtime.projector.catch_up()
-    view = runtime.view("organisations")
+    view = runtime.view(OrganisationsView)
     active_keys = view.active_keys
     read, go = threading.Event(), threading.Event()
 

@@ -22,7 +22,12 @@ from tests.unit.builders import org_number
 from vardekedja.domain.money import price_line
 from vardekedja.domain.order import DeliverySite, LineRequest
 from vardekedja.domain.production import production_order_id
+from vardekedja.projections.base import View
+from vardekedja.projections.catalogue import CatalogueView
+from vardekedja.projections.deliveries import DeliveriesView
 from vardekedja.projections.paging import Page
+from vardekedja.projections.payouts import PayoutsView
+from vardekedja.projections.production import ProductionView
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 
@@ -39,7 +44,7 @@ class Market:
     ids: dict[str, UUID] = field(default_factory=dict)
     prices: dict[str, int] = field(default_factory=dict)  # unit price with installation, per design
 
-    def query(self, view: str, method: str, **kwargs: Any) -> Any:
+    def query(self, view: type[View], method: str, **kwargs: Any) -> Any:
         with self.runtime.database.reader.connect() as connection:
             return getattr(self.runtime.view(view), method)(connection, **kwargs)
 
@@ -235,7 +240,7 @@ def test_max_unit_price_is_exact_at_the_boundary_of_the_rounded_platform_fee(mar
 
 
 def test_cursor_pages_run_newest_first_without_duplicates_or_gaps(market):
-    everything = market.query("catalogue", "search_published", fee_rate=RATE, limit=100).items
+    everything = market.query(CatalogueView, "search_published", fee_rate=RATE, limit=100).items
     listings = [row["listing"] for row in everything]
     assert listings == sorted(listings, reverse=True)
     for limit in (1, 2, 3):
@@ -245,7 +250,7 @@ def test_cursor_pages_run_newest_first_without_duplicates_or_gaps(market):
     # Published first, listed first: the republished table keeps its place.
     order = [name for name in DESIGNS if name in PUBLISHED][::-1]
     assert [market.ids[name] for name in order] == [row["id"] for row in everything]
-    filtered = pages(lambda cursor: market.query("catalogue", "search_published", fee_rate=RATE, limit=1,
+    filtered = pages(lambda cursor: market.query(CatalogueView, "search_published", fee_rate=RATE, limit=1,
                                                  material="oak", cursor=cursor))  # fmt: skip
     assert [row["id"] for row in filtered] == [market.ids[n] for n in ("table", "pergola", "bench")]
 
@@ -266,9 +271,9 @@ def test_the_production_queue_shows_a_workshop_what_it_may_take_and_what_it_hold
     assert queue("caster") == po("malmo_planter")
     assert queue("carpenter", status="open") == po("released", "others", "huddinge_bench", "open_bench")
     assert queue("machinist", status="open") == po("open_shelter")
-    everything = pages(lambda cursor: market.query("production", "list", limit=3, cursor=cursor))
+    everything = pages(lambda cursor: market.query(ProductionView, "list", limit=3, cursor=cursor))
     assert len(everything) == 9
-    view = market.runtime.view("production")
+    view = market.runtime.view(ProductionView)
     with market.runtime.database.reader.connect() as connection:
         assert view.is_visible_to(connection, ids["open_bench_po"], ids["carpenter"])
         assert not view.is_visible_to(connection, ids["open_bench_po"], ids["machinist"])
@@ -297,7 +302,7 @@ def test_deliveries_are_listed_for_each_party_to_them(market):
     assert deliveries("buyer") == [delivered, installed]
     assert deliveries("other_buyer") == deliveries("caster") == deliveries("designer") == []
     with market.runtime.database.reader.connect() as connection:
-        row = market.runtime.view("deliveries").delivery(connection, delivered)
+        row = market.runtime.view(DeliveriesView).delivery(connection, delivered)
     assert (row["status"], row["failures"], row["received_by"], row["area_company_id"]) == (
         "delivered",
         1,
@@ -310,7 +315,7 @@ def test_payouts_per_party_and_their_totals_add_up_to_the_money_paid(market):
     ids, app = market.ids, market.runtime.marketplace
 
     def payouts(party: str) -> list[dict[str, Any]]:
-        return pages(lambda cursor: market.query("payouts", "list", party_id=ids[party], limit=1, cursor=cursor))
+        return pages(lambda cursor: market.query(PayoutsView, "list", party_id=ids[party], limit=1, cursor=cursor))
 
     bench, shelter = DESIGNS["bench"], DESIGNS["shelter"]
     assert [row["amount_ore"] for row in payouts("designer")] == [5 * shelter.royalty_ore, 3 * bench.royalty_ore]
@@ -318,12 +323,12 @@ def test_payouts_per_party_and_their_totals_add_up_to_the_money_paid(market):
     assert [row["amount_ore"] for row in payouts("machinist")] == [5 * shelter.production_fee_ore]
     assert [row["amount_ore"] for row in payouts("area_company")] == [3 * bench.installation_fee_ore]
     assert payouts("caster") == payouts("buyer") == []
-    assert market.query("payouts", "totals", party_id=ids["designer"]) == {
+    assert market.query(PayoutsView, "totals", party_id=ids["designer"]) == {
         "designer": 5 * shelter.royalty_ore + 3 * bench.royalty_ore
     }
-    everyone = market.query("payouts", "totals")
+    everyone = market.query(PayoutsView, "totals")
     assert sum(everyone.values()) == sum(row["amount_ore"] for row in pages(
-        lambda cursor: market.query("payouts", "list", limit=2, cursor=cursor)))  # fmt: skip
+        lambda cursor: market.query(PayoutsView, "list", limit=2, cursor=cursor)))  # fmt: skip
     # Payouts plus the platform fee are the amount paid ex VAT, to the öre.
     settled = [app.order(ids["installed"]), app.order(ids["delivered"])]
     assert sum(everyone.values()) + sum(o.platform_fee_ore for o in settled) == sum(o.subtotal_ore for o in settled)
@@ -347,17 +352,17 @@ def test_orders_are_listed_newest_first_for_their_buyer_only(market):
 
 
 def test_a_page_fetched_after_new_publications_neither_repeats_nor_skips(market):
-    first = market.query("catalogue", "search_published", fee_rate=RATE, limit=2)
-    before = [row["id"] for row in market.query("catalogue", "search_published", fee_rate=RATE, limit=100).items]
+    first = market.query(CatalogueView, "search_published", fee_rate=RATE, limit=2)
+    before = [row["id"] for row in market.query(CatalogueView, "search_published", fee_rate=RATE, limit=100).items]
     app, designer = market.runtime.marketplace, market.ids["designer"]
     news = app.draft_design(designer, spec(title="Nyhet")).id
     app.publish_design(designer, news)
     market.runtime.projector.catch_up()
     try:
-        rest = pages(lambda cursor: market.query("catalogue", "search_published", fee_rate=RATE, limit=2,
+        rest = pages(lambda cursor: market.query(CatalogueView, "search_published", fee_rate=RATE, limit=2,
                                                  cursor=cursor or first.next_cursor))  # fmt: skip
         assert [row["id"] for row in first.items + rest] == before
-        newest = market.query("catalogue", "search_published", fee_rate=RATE, limit=1).items
+        newest = market.query(CatalogueView, "search_published", fee_rate=RATE, limit=1).items
         assert [row["id"] for row in newest] == [news]
     finally:  # leave the catalogue as the other tests expect it
         app.retire_design(designer, news)

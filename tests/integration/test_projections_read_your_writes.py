@@ -15,6 +15,8 @@ from tests.chain import SITE, published_design, register_cast, spec
 from tests.conftest import RecordingRefunds
 from tests.integration.views_support import backend_settings
 from vardekedja.domain.order import LineRequest
+from vardekedja.projections.catalogue import CatalogueView
+from vardekedja.projections.orders import OrdersView
 from vardekedja.runtime import Runtime
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -36,7 +38,7 @@ def test_wait_for_returns_promptly_once_the_embedded_projector_has_the_write(set
         processed = record_processing(runtime)
         runtime.start_embedded_projector(poll_interval=60)
         assert runtime.wait_for(app.position, timeout=10)
-        catalogue, orders = runtime.view("catalogue"), runtime.view("orders")
+        catalogue, orders = runtime.view(CatalogueView), runtime.view(OrdersView)
 
         totals, lags = [], []
         for number in range(20):

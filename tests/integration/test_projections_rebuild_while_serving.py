@@ -33,6 +33,10 @@ from vardekedja.application import Marketplace
 from vardekedja.domain.order import LineRequest
 from vardekedja.domain.production import production_order_id
 from vardekedja.projections import PROJECTIONS
+from vardekedja.projections.catalogue import CatalogueView
+from vardekedja.projections.orders import OrdersView
+from vardekedja.projections.payouts import PayoutsView
+from vardekedja.projections.production import ProductionView
 from vardekedja.projections.rebuild import rebuild
 from vardekedja.runtime import Runtime
 
@@ -108,8 +112,8 @@ def test_views_rebuilt_while_a_writer_writes_and_readers_read_end_equal_to_a_fre
                 chores.dispatch()
             runtime.start_embedded_projector(poll_interval=0.05)
             assert runtime.wait_for(app.position, timeout=10)
-            catalogue, orders = runtime.view("catalogue"), runtime.view("orders")
-            production, payouts = runtime.view("production"), runtime.view("payouts")
+            catalogue, orders = runtime.view(CatalogueView), runtime.view(OrdersView)
+            production, payouts = runtime.view(ProductionView), runtime.view(PayoutsView)
 
             def read(reader: int) -> None:
                 with runtime.database.reader.connect() as connection:

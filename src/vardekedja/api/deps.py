@@ -18,8 +18,9 @@ from sqlalchemy.engine import Connection
 
 from vardekedja.api.memo import keys
 from vardekedja.api.problems import PROBLEM_JSON, ApiError, Problem
-from vardekedja.application import Marketplace, hash_api_key, split_api_key
+from vardekedja.application import Marketplace, Recorded, hash_api_key, split_api_key
 from vardekedja.domain.organisation import Role
+from vardekedja.projections.organisations import OrganisationsView
 from vardekedja.runtime import Runtime
 
 T = TypeVar("T")
@@ -67,7 +68,7 @@ def _match(found: list[tuple[str, Caller]], presented: str) -> Caller | None:
 
 def _lookup(runtime: Runtime, key_id: str, presented: str) -> Caller | None:
     """Look the key up in the views, and keep what was found for the next request (see ``Memo``)."""
-    organisations = runtime.view("organisations")
+    organisations = runtime.view(OrganisationsView)
     kept = keys(runtime)
     generation = kept.generation
     found: list[tuple[str, Caller]] = []
@@ -146,6 +147,19 @@ async def authenticate(runtime: Runtime, authorization: str | None) -> Caller:
 
 
 CallerDep = Annotated[Caller, Depends(ApiKey())]
+
+
+def seen_by(caller: Caller, *parties: Role, what: str) -> UUID | None:
+    """Whose items the caller may see: everyone's (None) for the operator and auditors, its own for a party.
+
+    ``parties`` are the roles an organisation can be party to such items in;
+    any other role sees none of them (403, naming ``what``).
+    """
+    if caller.role in (Role.OPERATOR, Role.AUDITOR):
+        return None
+    if caller.role in parties:
+        return caller.organisation_id
+    raise ApiError(403, f"a {caller.role.value} is party to no {what}")
 
 
 class Views:
@@ -239,6 +253,17 @@ async def command(runtime: Runtime, response: Response, run: Callable[[Marketpla
     recorded(response, done.position)
     value: T = done.value
     return value
+
+
+async def command_answered(
+    runtime: Runtime, response: Response, run: Callable[[Marketplace], Recorded], answer: Callable[[Marketplace, UUID], T]
+) -> T:
+    """Run one command, then answer with ``answer(marketplace, id)`` of the aggregate it recorded.
+
+    Both run on the command thread, so the answer is built from the aggregate
+    as the command left it (see ``command``).
+    """
+    return await command(runtime, response, lambda app: answer(app, run(app).id))
 
 
 OperatorDep = Annotated[Caller, Depends(ApiKey(Role.OPERATOR))]

@@ -12,19 +12,22 @@ from sqlalchemy.engine import Connection
 from vardekedja.api.deps import (
     SHUTTING_DOWN,
     AreaCompanyDep,
+    Caller,
     CallerDep,
     Cursor,
     Limit,
     RuntimeDep,
     ViewsDep,
     WorkshopDep,
-    command,
+    command_answered,
+    seen_by,
 )
 from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import DeliveryOut, Page
 from vardekedja.api.schemas import DeliverIn, ReasonIn, ScheduleIn
 from vardekedja.application import Marketplace, Recorded
 from vardekedja.domain.organisation import Role
+from vardekedja.projections.deliveries import DeliveriesView
 from vardekedja.runtime import Runtime
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
@@ -34,13 +37,8 @@ StatusFilter = Annotated[
 ]
 
 
-def _party(caller: CallerDep) -> UUID | None:
-    """Whose deliveries the caller sees: everyone's for the operator and auditors, else its own."""
-    if caller.is_(Role.OPERATOR, Role.AUDITOR):
-        return None
-    if caller.is_(Role.WORKSHOP, Role.AREA_COMPANY, Role.BUYER):
-        return caller.organisation_id
-    raise ApiError(403, f"a {caller.role.value} is party to no delivery")
+def _party(caller: Caller) -> UUID | None:
+    return seen_by(caller, Role.WORKSHOP, Role.AREA_COMPANY, Role.BUYER, what="delivery")
 
 
 @router.get("", response_model=Page[DeliveryOut])
@@ -49,7 +47,7 @@ async def list_deliveries(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDe
     """Newest first: the deliveries the caller is party to (all, for the operator and auditors)."""
 
     def read(views: Connection) -> Page[DeliveryOut]:
-        page = runtime.view("deliveries").list(views, party_id=_party(caller), status=status, limit=limit, cursor=cursor)
+        page = runtime.view(DeliveriesView).list(views, party_id=_party(caller), status=status, limit=limit, cursor=cursor)
         return Page(items=[DeliveryOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
 
     return await reads.read(read)
@@ -61,7 +59,7 @@ async def get_delivery(delivery_id: UUID, caller: CallerDep, reads: ViewsDep, ru
 
     def read(views: Connection) -> DeliveryOut:
         party = _party(caller)
-        row = runtime.view("deliveries").delivery(views, delivery_id)
+        row = runtime.view(DeliveriesView).delivery(views, delivery_id)
         if row is None or (party is not None and party not in (row["workshop_id"], row["area_company_id"], row["buyer_id"])):
             raise ApiError(404, f"no delivery {delivery_id}")
         return DeliveryOut.from_row(row)
@@ -69,8 +67,12 @@ async def get_delivery(delivery_id: UUID, caller: CallerDep, reads: ViewsDep, ru
     return await reads.read(read)
 
 
+def _delivery(app: Marketplace, delivery_id: UUID) -> DeliveryOut:
+    return DeliveryOut.from_aggregate(app.delivery(delivery_id))
+
+
 async def _answer(runtime: Runtime, response: Response, run: Callable[[Marketplace], Recorded]) -> DeliveryOut:
-    return await command(runtime, response, lambda app: DeliveryOut.from_aggregate(app.delivery(run(app).id)))
+    return await command_answered(runtime, response, run, _delivery)
 
 
 @router.post("/{delivery_id}/schedule", response_model=DeliveryOut, responses=SHUTTING_DOWN)

@@ -9,21 +9,32 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.engine import Connection
 
-from vardekedja.api.deps import SHUTTING_DOWN, CallerDep, Cursor, DesignerDep, Limit, RuntimeDep, ViewsDep, command
+from vardekedja.api.deps import (
+    SHUTTING_DOWN,
+    CallerDep,
+    Cursor,
+    DesignerDep,
+    Limit,
+    RuntimeDep,
+    ViewsDep,
+    command_answered,
+)
 from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import CatalogueItem, DesignOut, Page
 from vardekedja.api.schemas import NO_NUL, DesignIn
 from vardekedja.application import Marketplace, Recorded
+from vardekedja.projections.catalogue import CatalogueView
 from vardekedja.runtime import Runtime
 
 router = APIRouter(tags=["designs"])
 
 
-async def _design_command(runtime: Runtime, response: Response, run: Callable[[Marketplace], Recorded]) -> DesignOut:
-    def answer(app: Marketplace) -> DesignOut:
-        return DesignOut.from_aggregate(app.design(run(app).id), app.platform_fee_rate, owner=True)
+def _design(app: Marketplace, design_id: UUID) -> DesignOut:
+    return DesignOut.from_aggregate(app.design(design_id), app.platform_fee_rate, owner=True)
 
-    return await command(runtime, response, answer)
+
+async def _design_command(runtime: Runtime, response: Response, run: Callable[[Marketplace], Recorded]) -> DesignOut:
+    return await command_answered(runtime, response, run, _design)
 
 
 @router.post("/designs", status_code=status.HTTP_201_CREATED, response_model=DesignOut, responses=SHUTTING_DOWN)
@@ -60,7 +71,7 @@ async def get_design(design_id: UUID, caller: CallerDep, reads: ViewsDep, runtim
     """A design; one never published is shown only to its designer, with the open draft."""
 
     def read(views: Connection) -> DesignOut:
-        row = runtime.view("catalogue").design(views, design_id)
+        row = runtime.view(CatalogueView).design(views, design_id)
         owner = row is not None and row["designer_id"] == caller.organisation_id
         if row is None or (row["published_revision"] is None and not owner):
             raise ApiError(404, f"no design {design_id}")
@@ -86,7 +97,7 @@ async def catalogue(
     fee_rate = runtime.settings.fee_rate
 
     def read(connection: Connection) -> Page[CatalogueItem]:
-        page = runtime.view("catalogue").search_published(
+        page = runtime.view(CatalogueView).search_published(
             connection, fee_rate=fee_rate, q=q, category=category, material=material, capability=capability,
             municipality=municipality, max_unit_price_ore=max_unit_price_ore, limit=limit, cursor=cursor,
         )  # fmt: skip

@@ -11,19 +11,22 @@ from sqlalchemy.engine import Connection
 from vardekedja.api.deps import (
     SHUTTING_DOWN,
     BuyerDep,
+    Caller,
     CallerDep,
     Cursor,
     Limit,
     RuntimeDep,
     ViewsDep,
-    command,
+    command_answered,
     recorded,
+    seen_by,
 )
 from vardekedja.api.problems import ApiError, Problem
 from vardekedja.api.resources import OrderDetail, OrderOut, Page
 from vardekedja.api.schemas import CancelIn, OrderIn
 from vardekedja.application import Marketplace
 from vardekedja.domain.organisation import Role
+from vardekedja.projections.orders import OrdersView
 
 router = APIRouter(tags=["orders"])
 
@@ -32,13 +35,12 @@ OrderStatusFilter = Annotated[
 ]
 
 
-def _may_read_orders(caller: CallerDep) -> UUID | None:
-    """Whose orders the caller may read: its own (a buyer), or everyone's (None)."""
-    if caller.is_(Role.OPERATOR, Role.AUDITOR):
-        return None
-    if caller.is_(Role.BUYER):
-        return caller.organisation_id
-    raise ApiError(403, f"a {caller.role.value} reads no orders")
+def _may_read_orders(caller: Caller) -> UUID | None:
+    return seen_by(caller, Role.BUYER, what="order")
+
+
+def _order(app: Marketplace, order_id: UUID) -> OrderOut:
+    return OrderOut.from_aggregate(app.order(order_id))
 
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut, responses=SHUTTING_DOWN)
@@ -46,10 +48,9 @@ async def place_order(body: OrderIn, caller: BuyerDep, runtime: RuntimeDep, resp
     """Place an order: prices, VAT and totals are frozen now."""
     site, lines = body.delivery_site.site(), body.line_requests()
 
-    def run(app: Marketplace) -> OrderOut:
-        return OrderOut.from_aggregate(app.order(app.place_order(caller.organisation_id, site, body.install, lines).id))
-
-    return await command(runtime, response, run)
+    return await command_answered(
+        runtime, response, lambda app: app.place_order(caller.organisation_id, site, body.install, lines), _order
+    )
 
 
 @router.get("/orders", response_model=Page[OrderOut])
@@ -58,7 +59,7 @@ async def list_orders(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep, s
     """Orders newest first: a buyer's own, or all of them for the operator and auditors."""
 
     def read(views: Connection) -> Page[OrderOut]:
-        page = runtime.view("orders").list(views, buyer_id=_may_read_orders(caller), status=status,
+        page = runtime.view(OrdersView).list(views, buyer_id=_may_read_orders(caller), status=status,
                                            limit=limit, cursor=cursor)  # fmt: skip
         return Page(items=[OrderOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
 
@@ -71,7 +72,7 @@ async def get_order(order_id: UUID, caller: CallerDep, reads: ViewsDep, runtime:
 
     def read(views: Connection) -> OrderDetail:
         buyer = _may_read_orders(caller)
-        row = runtime.view("orders").order(views, order_id)
+        row = runtime.view(OrdersView).order(views, order_id)
         if row is None or (buyer is not None and row["buyer_id"] != buyer):
             raise ApiError(404, f"no order {order_id}")
         return OrderDetail.from_row(row)
@@ -86,4 +87,4 @@ def cancel_order(order_id: UUID, caller: BuyerDep, runtime: RuntimeDep, response
     """Cancel before production starts; a paid order is refunded in full."""
     done = runtime.marketplace.cancel_order(caller.organisation_id, order_id, body.reason if body else "")
     recorded(response, done.position)
-    return OrderOut.from_aggregate(runtime.marketplace.order(order_id))
+    return _order(runtime.marketplace, order_id)

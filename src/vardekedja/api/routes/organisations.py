@@ -15,6 +15,7 @@ from vardekedja.api.resources import ApiKeyOut, OrganisationCreated, Organisatio
 from vardekedja.api.schemas import OrganisationIn
 from vardekedja.application import Marketplace
 from vardekedja.domain.organisation import Role
+from vardekedja.projections.organisations import OrganisationsView
 
 router = APIRouter(tags=["organisations"])
 
@@ -44,7 +45,7 @@ async def me(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep) -> Organis
     """The caller's own organisation."""
 
     def read(views: Connection) -> OrganisationOut:
-        row = runtime.view("organisations").organisation(views, caller.organisation_id)
+        row = runtime.view(OrganisationsView).organisation(views, caller.organisation_id)
         if row is None:
             raise ApiError(404, "your organisation is not in the views yet")
         return OrganisationOut.from_row(row)
@@ -59,7 +60,7 @@ async def get_organisation(organisation_id: UUID, caller: CallerDep, reads: View
     def read(views: Connection) -> OrganisationOut:
         if caller.role is not Role.AUDITOR:
             _operator_or_self(caller, organisation_id)
-        row = runtime.view("organisations").organisation(views, organisation_id)
+        row = runtime.view(OrganisationsView).organisation(views, organisation_id)
         if row is None:
             raise ApiError(404, f"no organisation {organisation_id}")
         return OrganisationOut.from_row(row)

@@ -8,9 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from sqlalchemy.engine import Connection
 
-from vardekedja.api.deps import CallerDep, Cursor, Limit, RuntimeDep, ViewsDep
+from vardekedja.api.deps import CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, seen_by
 from vardekedja.api.resources import PayoutOut, PayoutPage
 from vardekedja.domain.organisation import Role
+from vardekedja.projections.payouts import PayoutsView
 
 router = APIRouter(tags=["payouts"])
 
@@ -25,8 +26,8 @@ async def list_payouts(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep,
     """
 
     def read(views: Connection) -> PayoutPage:
-        party = None if caller.is_(Role.OPERATOR, Role.AUDITOR) else caller.organisation_id
-        view = runtime.view("payouts")
+        party = seen_by(caller, *Role, what="payout")
+        view = runtime.view(PayoutsView)
         page = view.list(views, party_id=party, order_id=order_id, limit=limit, cursor=cursor)
         return PayoutPage(
             items=[PayoutOut.from_row(row) for row in page.items], next_cursor=page.next_cursor,

@@ -9,7 +9,18 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.engine import Connection
 
-from vardekedja.api.deps import SHUTTING_DOWN, CallerDep, Cursor, Limit, RuntimeDep, ViewsDep, WorkshopDep, command
+from vardekedja.api.deps import (
+    SHUTTING_DOWN,
+    Caller,
+    CallerDep,
+    Cursor,
+    Limit,
+    RuntimeDep,
+    ViewsDep,
+    WorkshopDep,
+    command_answered,
+    seen_by,
+)
 from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import Page, ProductionOrderOut
 from vardekedja.api.schemas import CompleteIn, ReasonIn
@@ -17,6 +28,7 @@ from vardekedja.application import Marketplace, Recorded
 from vardekedja.domain.delivery import delivery_id
 from vardekedja.domain.organisation import Role
 from vardekedja.domain.production import ProductionStatus
+from vardekedja.projections.production import ProductionView
 from vardekedja.runtime import Runtime
 
 router = APIRouter(prefix="/production-orders", tags=["production"])
@@ -24,12 +36,8 @@ router = APIRouter(prefix="/production-orders", tags=["production"])
 StatusFilter = Annotated[Literal["open", "accepted", "in_progress", "completed", "cancelled"] | None, Query()]
 
 
-def _workshop_scope(caller: CallerDep) -> UUID | None:
-    if caller.is_(Role.OPERATOR, Role.AUDITOR):
-        return None
-    if caller.is_(Role.WORKSHOP):
-        return caller.organisation_id
-    raise ApiError(403, f"a {caller.role.value} reads no production orders")
+def _workshop_scope(caller: Caller) -> UUID | None:
+    return seen_by(caller, Role.WORKSHOP, what="production order")
 
 
 @router.get("", response_model=Page[ProductionOrderOut])
@@ -38,7 +46,7 @@ async def list_production_orders(caller: CallerDep, reads: ViewsDep, runtime: Ru
     """Newest first: for a workshop, the open ones it is eligible for and those it holds."""
 
     def read(views: Connection) -> Page[ProductionOrderOut]:
-        page = runtime.view("production").list(views, workshop_id=_workshop_scope(caller), status=status,
+        page = runtime.view(ProductionView).list(views, workshop_id=_workshop_scope(caller), status=status,
                                                limit=limit, cursor=cursor)  # fmt: skip
         return Page(items=[ProductionOrderOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
 
@@ -52,7 +60,7 @@ async def get_production_order(production_order_id: UUID, caller: CallerDep, rea
 
     def read(views: Connection) -> ProductionOrderOut:
         workshop = _workshop_scope(caller)
-        view = runtime.view("production")
+        view = runtime.view(ProductionView)
         row = view.production_order(views, production_order_id)
         if row is None or (workshop is not None and not view.is_visible_to(views, production_order_id, workshop)):
             raise ApiError(404, f"no production order {production_order_id}")
@@ -61,16 +69,17 @@ async def get_production_order(production_order_id: UUID, caller: CallerDep, rea
     return await reads.read(read)
 
 
+def _production_order(app: Marketplace, production_order_id: UUID) -> ProductionOrderOut:
+    production = app.production_order(production_order_id)
+    opened = production.status is ProductionStatus.COMPLETED
+    return ProductionOrderOut.from_aggregate(
+        production, delivery_id(production.order_id, production.line_no) if opened else None
+    )
+
+
 async def _answer(runtime: Runtime, response: Response,
                   run: Callable[[Marketplace], Recorded]) -> ProductionOrderOut:  # fmt: skip
-    def answer(app: Marketplace) -> ProductionOrderOut:
-        production = app.production_order(run(app).id)
-        opened = production.status is ProductionStatus.COMPLETED
-        return ProductionOrderOut.from_aggregate(
-            production, delivery_id(production.order_id, production.line_no) if opened else None
-        )
-
-    return await command(runtime, response, answer)
+    return await command_answered(runtime, response, run, _production_order)
 
 
 @router.post("/{production_order_id}/accept", response_model=ProductionOrderOut, responses=SHUTTING_DOWN)
