@@ -25,6 +25,7 @@ from vardekedja.domain.production import production_order_id
 from vardekedja.projections.base import View
 from vardekedja.projections.catalogue import CatalogueView
 from vardekedja.projections.deliveries import DeliveriesView
+from vardekedja.projections.orders import OrdersView
 from vardekedja.projections.paging import Page
 from vardekedja.projections.payouts import PayoutsView
 from vardekedja.projections.production import ProductionView
@@ -51,7 +52,7 @@ class Market:
     def catalogue(self, **filters: Any) -> set[str]:
         """The names of the designs a catalogue query finds (all pages)."""
         found = [row["id"] for row in pages(lambda cursor: self.query(
-            "catalogue", "search_published", fee_rate=RATE, limit=100, cursor=cursor, **filters))]  # fmt: skip
+            CatalogueView, "search_published", fee_rate=RATE, limit=100, cursor=cursor, **filters))]  # fmt: skip
         names = {value: key for key, value in self.ids.items()}
         return {names[design_id] for design_id in found}
 
@@ -245,7 +246,7 @@ def test_cursor_pages_run_newest_first_without_duplicates_or_gaps(market):
     assert listings == sorted(listings, reverse=True)
     for limit in (1, 2, 3):
         paged = pages(lambda cursor, limit=limit: market.query(
-            "catalogue", "search_published", fee_rate=RATE, limit=limit, cursor=cursor))  # fmt: skip
+            CatalogueView, "search_published", fee_rate=RATE, limit=limit, cursor=cursor))  # fmt: skip
         assert [row["id"] for row in paged] == [row["id"] for row in everything]
     # Published first, listed first: the republished table keeps its place.
     order = [name for name in DESIGNS if name in PUBLISHED][::-1]
@@ -260,7 +261,7 @@ def test_the_production_queue_shows_a_workshop_what_it_may_take_and_what_it_hold
 
     def queue(workshop: str, **filters: Any) -> list[UUID]:
         return [row["id"] for row in pages(lambda cursor: market.query(
-            "production", "list", workshop_id=ids[workshop], limit=2, cursor=cursor, **filters))]  # fmt: skip
+            ProductionView, "list", workshop_id=ids[workshop], limit=2, cursor=cursor, **filters))]  # fmt: skip
 
     def po(*names: str) -> list[UUID]:
         return [ids[f"{name}_po"] for name in names]
@@ -292,7 +293,7 @@ def test_deliveries_are_listed_for_each_party_to_them(market):
     def deliveries(party: str | None) -> list[UUID]:
         party_id = ids[party] if party else None
         return [row["id"] for row in pages(lambda cursor: market.query(
-            "deliveries", "list", party_id=party_id, limit=1, cursor=cursor))]  # fmt: skip
+            DeliveriesView, "list", party_id=party_id, limit=1, cursor=cursor))]  # fmt: skip
 
     installed, delivered = ids["installed_delivery"], ids["delivered_delivery"]
     assert deliveries(None) == [delivered, installed]
@@ -340,7 +341,7 @@ def test_orders_are_listed_newest_first_for_their_buyer_only(market):
     def listed(buyer: str | None, **filters: Any) -> list[UUID]:
         buyer_id = ids[buyer] if buyer else None
         return [row["id"] for row in pages(lambda cursor: market.query(
-            "orders", "list", buyer_id=buyer_id, limit=2, cursor=cursor, **filters))]  # fmt: skip
+            OrdersView, "list", buyer_id=buyer_id, limit=2, cursor=cursor, **filters))]  # fmt: skip
 
     mine = ["in_progress", "delivered", "installed", "released", "unpaid", "malmo_planter", "huddinge_bench",
             "open_shelter", "open_bench"]  # fmt: skip
