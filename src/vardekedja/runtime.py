@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any, TypeVar, cast
 
 from vardekedja.application import CommandWriter, Marketplace, PaymentGateway
@@ -19,6 +20,7 @@ from vardekedja.audit.keys import ensure_signing_key, load_signing_key
 from vardekedja.audit.log import AuditedLog
 from vardekedja.projections import all_projections
 from vardekedja.projections.base import KeptAnswers, Projection, View
+from vardekedja.projections.care import CareView
 from vardekedja.projections.database import ViewDatabase
 from vardekedja.projections.projector import Projector, listen_for_events, projector_lock
 from vardekedja.settings import Settings
@@ -58,8 +60,11 @@ def _schema_lock(settings: Settings) -> Iterator[None]:
 class Runtime:
     """The marketplace, its views and (optionally) an embedded projector."""
 
-    def __init__(self, settings: Settings, *, payments: PaymentGateway | None = None) -> None:
+    def __init__(self, settings: Settings, *, payments: PaymentGateway | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:  # fmt: skip
         self.settings = settings
+        # Now, as overdue maintenance and due inspections see it; tests move it.
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(timezone.utc))
         if payments is None and settings.stripe_secret_key is not None:
             payments = self.stripe = StripeGateway(
                 settings.stripe_secret_key.get_secret_value(),
@@ -84,6 +89,8 @@ class Runtime:
             self.database.create(self.views_list)
             with self.database.writer.begin() as connection:
                 self.chain.create(connection)
+        self.marketplace.expected_hours = settings.maintenance_expected_hours
+        self.marketplace.default_expected_hours = settings.maintenance_default_hours
         self.database.watch(self.views_list)
         self.projector = Projector(self.marketplace, self.database, self.projections, followers=[self.chain])
         self._stop = threading.Event()
@@ -146,11 +153,26 @@ class Runtime:
                 return
             if self.settings.uses_postgres:
                 self._start(listen_for_events, self.database, self.channel, self.projector.wake, self._stop)
+            self._start(self._inspect_while_following)
             self._trust_kept(True)
             try:
                 self.projector.run(self._stop, poll_interval=poll_interval)
             finally:
                 self._trust_kept(False)
+
+    def open_due_inspections(self) -> int:
+        """Open every inspection due by now that the views do not show open yet; how many this call opened."""
+        with self.database.reader.connect() as connection:
+            due = self.view(CareView).due_inspections(connection, self.clock())
+        return self.marketplace.open_inspections(due) if due else 0
+
+    def _inspect_while_following(self) -> None:
+        """Open due inspections now and then while this process runs the projector."""
+        while not self._stop.wait(self.settings.inspection_check_seconds):
+            try:
+                self.open_due_inspections()
+            except Exception:  # noqa: BLE001 - the next round tries again; the store decides what is open
+                log.exception("opening due inspections failed; trying again later")
 
     def _trust_kept(self, trusted: bool) -> None:
         """This process's projector is (or no longer is) the one applying every change to the views."""

@@ -39,6 +39,14 @@ class Settings(BaseSettings):
         default=64 * 1024, ge=4096, le=1 << 20, description="Bytes of request line and headers together"
     )
 
+    maintenance_expected_hours: dict[str, int] = Field(
+        default={"safety": 24}, description="Hours a maintenance order is expected to take, by service code (JSON)"
+    )
+    maintenance_default_hours: int = Field(default=14 * 24, ge=1, description="Hours for the other service codes")
+    inspection_check_seconds: float = Field(default=60.0, gt=0, description="How often due inspections are opened")
+    report_rate_limit: str = Field(default="10/minute", description="Fault reports per client address")
+    public_read_rate_limit: str = Field(default="300/minute", description="Public Open311 reads per client address")
+
     stripe_secret_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("STRIPE_SECRET_KEY")
     )

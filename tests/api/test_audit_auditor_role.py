@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,7 +23,7 @@ from vardekedja.domain.production import production_order_id
 from vardekedja.runtime import Runtime
 
 # Routes that are not called with an API key at all: Stripe signs its webhook instead.
-NOT_KEYED = {("post", "/v1/payments/stripe/webhook")}
+NOT_KEYED = {("post", "/v1/payments/stripe/webhook"), ("post", "/open311/v2/requests.json")}
 
 
 @dataclass
@@ -133,6 +133,7 @@ def filled(path: str, audited: Audited) -> str:
         organisation_id=history.auditor, key_id=key_id, design_id=history.design, order_id=history.unpaid,
         production_order_id=production_order_id(history.in_production, 1),
         delivery_id=audited.runtime.marketplace.delivery_for(history.fulfilled, 1).id,
+        maintenance_order_id=uuid4(),
     )  # fmt: skip
 
 
@@ -155,7 +156,7 @@ def body_for(path: str, audited: Audited) -> Any:
         "/complete": {"hours_worked": 1.0, "notes": ""}, "/schedule": {"earliest": earliest.isoformat(),
                                                                       "latest": latest.isoformat()},
         "/deliver": {"received_by": "Vaktmästaren"}, "/fail": {"reason": "stängt"}, "/release": {"reason": "sjuk"},
-        "/cancel": {"reason": "ångrade"},
+        "/cancel": {"reason": "ångrade"}, "/resolve": {"hours_worked": 1.0}, "/reject": {"reason": "ingen skada"},
     }  # fmt: skip
     return next((body for ending, body in endings.items() if path.endswith(ending)), None)
 

@@ -45,7 +45,9 @@ from tests.api.support import (
 from tests.chain import BENCH, window
 from vardekedja.api import create_app
 from vardekedja.application import PaymentIntent
+from vardekedja.domain.asset import asset_id
 from vardekedja.domain.delivery import delivery_id
+from vardekedja.domain.maintenance import ServiceCode
 from vardekedja.domain.order import DeliverySite, LineRequest
 from vardekedja.domain.production import production_order_id
 from vardekedja.runtime import Runtime
@@ -305,6 +307,30 @@ def t_payouts(world: World, who: Who) -> Target:
     return Target(query={"order_id": str(order_id)}, listed=("order_id", str(order_id)))
 
 
+def installed_asset(world: World, who: Who) -> UUID:
+    order_id = delivery(world, who, "installed")[0]
+    return asset_id(order_id, 1, 1)
+
+
+def t_asset(world: World, who: Who) -> Target:
+    target = installed_asset(world, who)
+    return Target(path={"asset_id": target}, query={"limit": 100}, listed=("id", str(target)))
+
+
+def t_maintenance(state: str, body: Any = None) -> Callable[[World, Who], Target]:
+    def make(world: World, who: Who) -> Target:
+        m, area_company = world.marketplace, who("area_company").id
+        target = m.report_fault(installed_asset(world, who), ServiceCode.DAMAGE, "A loose slat").id
+        if state in ("acknowledged", "in_progress"):
+            m.acknowledge_maintenance(area_company, target)
+        if state == "in_progress":
+            m.start_maintenance(area_company, target)
+        return Target(path={"maintenance_order_id": target}, body=body, query={"limit": 100},
+                      listed=("id", str(target)))  # fmt: skip
+
+    return make
+
+
 def t_stream(world: World, who: Who) -> Target:
     return Target(path={"stream_id": placed_order(world, who)})
 
@@ -392,6 +418,25 @@ TABLE: dict[tuple[str, str, str], Route] = {
     ("GET", "/v1/payouts", ""): Route(t_payouts, {
         "designer": (SEEN, UNSEEN), "workshop": (SEEN, UNSEEN), "area_company": (SEEN, UNSEEN),
         "buyer": UNSEEN, **OVERSEERS_SEE}),
+    # Förvaltning: a piece and its maintenance are the buyer's and the area company's looking after it.
+    ("GET", "/v1/assets", ""): Route(t_asset, {
+        "buyer": (SEEN, UNSEEN), "area_company": (SEEN, UNSEEN), **OVERSEERS_SEE}),
+    ("GET", "/v1/assets/{asset_id}", ""): Route(t_asset, {"buyer": (200, 404), "area_company": (200, 404), **OVERSEERS}),
+    ("GET", "/v1/assets/{asset_id}/qr.svg", ""): Route(t_asset, {
+        "buyer": (200, 404), "area_company": (200, 404), **OVERSEERS}),
+    ("GET", "/v1/maintenance-orders", ""): Route(t_maintenance("open"), {
+        "buyer": (SEEN, UNSEEN), "area_company": (SEEN, UNSEEN), **OVERSEERS_SEE}),
+    ("GET", "/v1/maintenance-orders/{maintenance_order_id}", ""): Route(t_maintenance("open"), {
+        "buyer": (200, 404), "area_company": (200, 404), **OVERSEERS}),
+    ("POST", "/v1/maintenance-orders/{maintenance_order_id}/acknowledge", ""): Route(
+        t_maintenance("open"), {"area_company": (200, 404)}),
+    ("POST", "/v1/maintenance-orders/{maintenance_order_id}/start", ""): Route(
+        t_maintenance("acknowledged"), {"area_company": (200, 404)}),
+    ("POST", "/v1/maintenance-orders/{maintenance_order_id}/resolve", ""): Route(
+        t_maintenance("in_progress", {"hours_worked": 2, "materials_ore": 5000, "notes": "new slat"}),
+        {"area_company": (200, 404)}),
+    ("POST", "/v1/maintenance-orders/{maintenance_order_id}/reject", ""): Route(
+        t_maintenance("open", {"reason": "not our piece"}), {"area_company": (200, 404)}),
     # Audit: the operator and auditors read the log; the public key that signs checkpoints needs no key at all.
     ("GET", "/v1/audit/events", ""): Route(t_audit_events, OVERSEERS_SEE),
     ("GET", "/v1/audit/streams/{stream_id}", ""): Route(t_stream, OVERSEERS),

@@ -20,7 +20,20 @@ from vardekedja.api.memo import keep_in_memory
 from vardekedja.api.metrics import Metrics, MetricsMiddleware
 from vardekedja.api.pages import PageCacheMiddleware
 from vardekedja.api.problems import PROBLEM_JSON, Problem, install_problem_handlers, problem
-from vardekedja.api.routes import audit, deliveries, designs, orders, organisations, payments, payouts, production
+from vardekedja.api.fault_reports import ClientLimits
+from vardekedja.api.routes import (
+    asset_page,
+    audit,
+    care,
+    deliveries,
+    designs,
+    open311,
+    orders,
+    organisations,
+    payments,
+    payouts,
+    production,
+)
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 from vardekedja.storage.engines import postgres_engine, sqlite_engine
@@ -109,6 +122,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(audit.router, prefix="/v1", responses=READ)
     app.include_router(audit.public, prefix="/v1", responses=_problems(404))
     app.include_router(payments.page)
+    app.include_router(care.assets, prefix="/v1", responses=READ)
+    app.include_router(care.maintenance, prefix="/v1", responses=WRITE)
+    app.include_router(open311.router)
+    app.include_router(asset_page.router)
+    app.state.client_limits = ClientLimits(settings.report_rate_limit, settings.public_read_rate_limit)
     _operations(app)
 
     app.add_middleware(PageCacheMiddleware)

@@ -81,6 +81,7 @@ class SpecificationOut(BaseModel):
     production_fee_ore: int
     installation_fee_ore: int
     co2e_kg: float
+    inspection_interval_months: int | None = None
     unit_price_ore: int
     unit_price_without_installation_ore: int
 

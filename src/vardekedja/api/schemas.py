@@ -17,7 +17,7 @@ from uuid import UUID
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from pydantic import StringConstraints
 
-from vardekedja.domain.design import MAX_ORE, Specification
+from vardekedja.domain.design import MAX_INSPECTION_INTERVAL_MONTHS, MAX_ORE, Specification
 from vardekedja.domain.order import MAX_LINES, MAX_QUANTITY, DeliverySite, LineRequest
 from vardekedja.domain.organisation import Role
 
@@ -87,6 +87,9 @@ class DesignIn(Body):
     production_fee_ore: Ore
     installation_fee_ore: Ore
     co2e_kg: Annotated[Amount, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+    inspection_interval_months: Annotated[Count | None, Field(ge=1, le=MAX_INSPECTION_INTERVAL_MONTHS)] = Field(
+        default=None, description="Inspect each installed piece this often (months); none: no scheduled inspections"
+    )
 
     def specification(self) -> Specification:
         return Specification(
@@ -105,6 +108,7 @@ class DesignIn(Body):
             production_fee_ore=self.production_fee_ore,
             installation_fee_ore=self.installation_fee_ore,
             co2e_kg=self.co2e_kg,
+            inspection_interval_months=self.inspection_interval_months,
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from vardekedja.application.base import MarketplaceBase
+from vardekedja.application.care import assets_on_delivery
 from vardekedja.application.rounds import Recorded, retrying
 from vardekedja.domain.delivery import Delivery
 from vardekedja.domain.payout import payout_on_installation, payouts_on_delivery
@@ -73,13 +74,14 @@ class FulfilmentCommands(MarketplaceBase):
 
     @retrying
     def deliver(self, workshop_id: UUID, delivery_id_: UUID, received_by: str) -> Recorded:
-        """Delivered: the designer and workshop are owed, and the order line is settled."""
+        """Delivered: the designer and workshop are owed, the order line is settled, each piece becomes an asset."""
         delivery = self.delivery(delivery_id_)
         delivery.deliver(workshop_id, received_by)
         order = self.order(delivery.order_id)
         order.note_line_delivered(delivery.line_no)
         payouts = payouts_on_delivery(order, delivery.line_no, delivery.workshop_id)
-        return self._commit(delivery.id, delivery, order, *payouts)
+        assets = assets_on_delivery(self, order, delivery)
+        return self._commit(delivery.id, delivery, order, *payouts, *assets)
 
     @retrying
     def install(self, area_company_id: UUID, delivery_id_: UUID) -> Recorded:

@@ -18,13 +18,14 @@ class puts them together. Commands can also run in rounds (rounds.py).
 
 from __future__ import annotations
 
+from vardekedja.application.care import CareCommands
 from vardekedja.application.designs import DesignCommands
 from vardekedja.application.fulfilment import FulfilmentCommands
 from vardekedja.application.orders import OrderCommands
 from vardekedja.application.organisations import OrganisationCommands
 
 
-class Marketplace(OrganisationCommands, DesignCommands, OrderCommands, FulfilmentCommands):
+class Marketplace(OrganisationCommands, DesignCommands, OrderCommands, FulfilmentCommands, CareCommands):
     """Commands of the whole chain; each returns what it recorded and where."""
 
     name = "Marketplace"

@@ -20,6 +20,8 @@ from vardekedja.domain.errors import (
 from vardekedja.domain.organisation import normalise_names
 
 MAX_ORE = 100_000_000_00  # 100 million kronor per unit is far beyond any bench
+MAX_INSPECTION_INTERVAL_MONTHS = 120
+OPTIONAL = frozenset({"inspection_interval_months"})
 
 
 class DesignStatus(StrEnum):
@@ -47,6 +49,8 @@ class Specification:
     production_fee_ore: int
     installation_fee_ore: int
     co2e_kg: float
+    # How often each installed piece is inspected; None: no scheduled inspections.
+    inspection_interval_months: int | None = None
 
     def __post_init__(self) -> None:
         if not self.title.strip():
@@ -64,10 +68,17 @@ class Specification:
         for name in ("royalty_ore", "production_fee_ore", "installation_fee_ore"):
             if getattr(self, name) > MAX_ORE:
                 raise InvalidSpecificationError(f"{name} is too large", field=name)
+        interval = self.inspection_interval_months
+        if interval is not None and not 1 <= interval <= MAX_INSPECTION_INTERVAL_MONTHS:
+            raise InvalidSpecificationError(
+                f"inspection_interval_months must be 1–{MAX_INSPECTION_INTERVAL_MONTHS}",
+                field="inspection_interval_months",
+            )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Specification:
-        values = {f.name: data[f.name] for f in fields(cls)}
+        # Revisions recorded before a field existed lack it: it then has its default.
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data or f.name not in OPTIONAL}
         values["category"] = values["category"].strip().casefold()
         values["materials"] = tuple(normalise_names(values["materials"]))
         values["required_capabilities"] = tuple(normalise_names(values["required_capabilities"]))

@@ -7,6 +7,7 @@ beside the live tables (for a blue/green rebuild).
 from __future__ import annotations
 
 from vardekedja.projections.base import Projection
+from vardekedja.projections.care import CareProjection
 from vardekedja.projections.catalogue import CatalogueProjection
 from vardekedja.projections.deliveries import DeliveriesProjection
 from vardekedja.projections.orders import OrdersProjection
@@ -23,6 +24,7 @@ PROJECTIONS: dict[str, type[Projection]] = {
         ProductionProjection,
         DeliveriesProjection,
         PayoutsProjection,
+        CareProjection,
     )
 }
 

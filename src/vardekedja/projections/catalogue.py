@@ -28,7 +28,7 @@ from vardekedja.storage.types import UtcDateTime
 SPEC_COLUMNS = (
     "title", "description", "category", "materials", "required_capabilities", "width_mm", "depth_mm",
     "height_mm", "weight_kg", "lead_time_days", "licence", "royalty_ore", "production_fee_ore",
-    "installation_fee_ore", "co2e_kg",
+    "installation_fee_ore", "co2e_kg", "inspection_interval_months",
 )  # fmt: skip
 
 
@@ -59,6 +59,7 @@ class CatalogueView(View):
             sa.Column("production_fee_ore", sa.BigInteger, nullable=True),
             sa.Column("installation_fee_ore", sa.BigInteger, nullable=True),
             sa.Column("co2e_kg", sa.Float, nullable=True),
+            sa.Column("inspection_interval_months", sa.Integer, nullable=True),
             # Royalty + production + installation: the part the platform fee is a rate of.
             sa.Column("price_base_ore", sa.BigInteger, nullable=True, index=True),
             # Set at the first publication; orders the catalogue (newest first) and keys the search index.
@@ -255,7 +256,7 @@ class CatalogueProjection(Projection):
             published_revision=domain_event.revision,
             draft_revision=None,
             draft=None,
-            **{name: spec[name] for name in SPEC_COLUMNS},
+            **{name: spec.get(name) for name in SPEC_COLUMNS},  # revisions from before a field lack it
             price_base_ore=spec["royalty_ore"] + spec["production_fee_ore"] + spec["installation_fee_ore"],
             listing=listing,
             updated_at=domain_event.timestamp,

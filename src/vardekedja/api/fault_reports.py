@@ -1,0 +1,164 @@
+"""Fault reports from the public, without sign-in: read a form, bound it, check it, and open a maintenance order.
+
+Both ways in (Open311 GeoReport v2 and the piece's own page, ``/a/{code}``)
+come through ``submit``: the same limits on rate (per client address, with the
+``limits`` library), size and fields, the same honeypot field, the same checks.
+
+Reporters' contact details (``email``, ``first_name``, ``last_name``,
+``phone``) are personal data and the event store keeps personal data only
+encrypted under a key per person. Until that encryption is in place they are
+accepted (so GeoReport clients keep working) and dropped: never stored,
+logged or answered.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
+from uuid import UUID
+
+from fastapi import Request, Response
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from vardekedja.api.deps import command
+from vardekedja.domain.asset import normalise_code
+from vardekedja.domain.errors import DomainError
+from vardekedja.domain.maintenance import ServiceCode
+from vardekedja.projections.care import CareView
+from vardekedja.runtime import Runtime
+
+MAX_FORM_BYTES = 16 * 1024
+MAX_DESCRIPTION = 4000
+MAX_FIELD = 200
+MAX_URL = 2000
+HONEYPOT = "website"  # hidden from people; a bot that fills every field fills this one too
+CONTACT_FIELDS = frozenset({"email", "first_name", "last_name", "phone"})
+IGNORED_FIELDS = frozenset({"jurisdiction_id", "api_key", "device_id", "account_id", "address_string", "address_id",
+                            "lang"})  # fmt: skip
+KNOWN_FIELDS = frozenset({"service_code", "description", "attribute[asset]", "lat", "long", "media_url", HONEYPOT}) \
+    | CONTACT_FIELDS | IGNORED_FIELDS
+REPORTABLE = [code for code in ServiceCode if code is not ServiceCode.INSPECTION]
+
+
+class ReportError(Exception):
+    """A report refused before anything was written: the status and what to tell the reporter."""
+
+    def __init__(self, status: int, description: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:  # fmt: skip
+        super().__init__(description)
+        self.status, self.description, self.field, self.headers = status, description, field, headers
+
+
+@dataclass(frozen=True)
+class Report:
+    asset_code: str
+    service_code: ServiceCode
+    description: str
+    lat: float | None
+    long: float | None
+    media_url: str | None
+
+
+class ClientLimits:
+    """Requests per client address in a moving window: reports, and reads of the public lists."""
+
+    def __init__(self, reports: str = "10/minute", reads: str = "300/minute") -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.reports, self.reads = parse(reports), parse(reads)
+
+    def check(self, request: Request, kind: str) -> None:
+        item = self.reports if kind == "reports" else self.reads
+        client = request.client.host if request.client else "unknown"
+        if not self._limiter.hit(item, kind, client):
+            reset = self._limiter.get_window_stats(item, kind, client).reset_time
+            wait = max(1, math.ceil(reset - time.time()))
+            raise ReportError(429, f"too many requests from this address; try again in {wait} s",
+                              headers={"Retry-After": str(wait)})  # fmt: skip
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The form's fields, once each; refused when it is not a form, too large, or a field repeats or is unknown."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise ReportError(415, "send the report as application/x-www-form-urlencoded")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise ReportError(413, f"the report is over {MAX_FORM_BYTES // 1024} KiB")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=len(KNOWN_FIELDS))
+    except (UnicodeDecodeError, ValueError):
+        raise ReportError(400, "the form could not be read (UTF-8, at most one of each field)") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in KNOWN_FIELDS:
+            raise ReportError(400, f"unknown field {name!r}", name)
+        if name in fields:
+            raise ReportError(400, f"field {name!r} is given twice", name)
+        if "\x00" in value:
+            raise ReportError(400, f"field {name!r} holds a NUL character", name)
+        fields[name] = value
+    return fields
+
+
+def _coordinate(fields: dict[str, str], name: str) -> float | None:
+    text = fields.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ReportError(400, f"{name} must be a number", name) from None
+    if not math.isfinite(value):
+        raise ReportError(400, f"{name} must be a number", name)
+    return value
+
+
+def check(fields: dict[str, str]) -> Report:
+    """The report the form makes, or the first thing wrong with it."""
+    if fields.get(HONEYPOT):
+        raise ReportError(400, "the report was refused: leave the website field empty", HONEYPOT)
+    for name in KNOWN_FIELDS - {"description", "media_url"}:
+        if len(fields.get(name, "")) > MAX_FIELD:
+            raise ReportError(400, f"{name} is longer than {MAX_FIELD} characters", name)
+    try:
+        service_code = ServiceCode(fields.get("service_code", "").strip())
+    except ValueError:
+        service_code = None
+    if service_code is None or service_code is ServiceCode.INSPECTION:
+        codes = ", ".join(code.value for code in REPORTABLE)
+        raise ReportError(400, f"service_code must be one of {codes}", "service_code")
+    code = normalise_code(fields.get("attribute[asset]", ""))
+    if code is None:
+        raise ReportError(400, "attribute[asset] must be the 8-character code on the piece's label",
+                          "attribute[asset]")  # fmt: skip
+    description = fields.get("description", "").strip()
+    if not description:
+        raise ReportError(400, "description: say what is wrong", "description")
+    if len(description) > MAX_DESCRIPTION:
+        raise ReportError(400, f"description is longer than {MAX_DESCRIPTION} characters", "description")
+    media_url = fields.get("media_url", "").strip() or None
+    if media_url is not None and (len(media_url) > MAX_URL or urlsplit(media_url).scheme not in ("http", "https")
+                                  or not urlsplit(media_url).netloc):  # fmt: skip
+        raise ReportError(400, "media_url must be an http(s) address", "media_url")
+    lat, long = _coordinate(fields, "lat"), _coordinate(fields, "long")
+    return Report(code, service_code, description, lat, long, media_url)
+
+
+async def submit(runtime: Runtime, response: Response, report: Report) -> UUID:
+    """Open the maintenance order; the id of the order (the GeoReport service request)."""
+    with runtime.database.reader.connect() as connection:
+        asset = runtime.view(CareView).asset_by_code(connection, report.asset_code)
+    if asset is None:
+        raise ReportError(404, f"no piece has the code {report.asset_code}", "attribute[asset]")
+    try:
+        return await command(runtime, response, lambda app: app.report_fault(
+            asset["id"], report.service_code, report.description, lat=report.lat, long=report.long,
+            media_url=report.media_url).id)  # fmt: skip
+    except DomainError as error:
+        raise ReportError(400, str(error), error.field) from None
