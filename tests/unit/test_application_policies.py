@@ -97,7 +97,7 @@ def test_delivering_and_installing_write_the_settlement_with_them(memory_marketp
     app.install(cast.area_company, delivery_id)
 
     assert written_since(app, before) == [
-        "Delivery.Delivered", "Order.LineDelivered", "Payout.Owed", "Payout.Owed",
+        "Delivery.Delivered", "Order.LineDelivered", "Payout.Owed", "Payout.Owed", "Asset.Registered",
         "Delivery.Installed", "Order.LineInstalled", "Order.Fulfilled", "Payout.Owed",
     ]
 
