@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
@@ -96,11 +97,15 @@ def test_the_whole_chain_from_design_to_installation_settles_to_the_ore(cast: Ca
     assert installed["status"] == "installed"
     assert ok(cast.buyer.get(order_path))["status"] == "in_production"  # the table is still on its way
 
+    # The table travels 7.5 km by electric van, and its installation takes two and a half hours.
     path = f"/v1/deliveries/{table_delivery}"
     ok(cast.other_workshop.post(f"{path}/schedule", json=schedule_body()))
-    ok(cast.other_workshop.post(f"{path}/dispatch"))
+    assert cast.other_workshop.post(f"{path}/dispatch", json={"distance_km": -1}).status_code == 422
+    ok(cast.other_workshop.post(f"{path}/dispatch", json={"distance_km": 7.5, "vehicle": "elbil"}))
     ok(cast.other_workshop.post(f"{path}/deliver", json={"received_by": "Amina, caretaker"}))
-    ok(cast.area_company.post(f"{path}/install"))
+    ok(cast.area_company.post(f"{path}/install", json={"hours_worked": 2.5}))
+    table_trip = cast.area_company.api.runtime.marketplace.delivery(UUID(table_delivery))
+    assert (table_trip.distance_km, table_trip.vehicle, table_trip.hours_worked) == (7.5, "elbil", 2.5)
 
     fulfilled = ok(cast.buyer.get(order_path))
     assert fulfilled["status"] == "fulfilled"

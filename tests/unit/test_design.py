@@ -222,7 +222,10 @@ def test_a_draft_revision_is_not_orderable() -> None:
 )
 def test_a_specification_out_of_range_is_refused(changes: dict, field: str) -> None:
     with pytest.raises(InvalidSpecificationError) as refused:
-        spec(**changes)
+        drafted(spec(**changes))
+    assert refused.value.field == field
+    with pytest.raises(InvalidSpecificationError) as refused:
+        drafted().revise(DESIGNER, spec(**changes))
     assert refused.value.field == field
 
 

@@ -86,8 +86,11 @@ def test_an_order_has_at_most_a_hundred_lines() -> None:
 
 
 def test_a_delivery_site_needs_every_part_of_its_address() -> None:
+    bench = published_design()
+    site = DeliverySite(name="Gården", street=" ", postal_code="145 51", municipality="Botkyrka")
+
     with pytest.raises(InvalidOrderError) as refused:
-        DeliverySite(name="Gården", street=" ", postal_code="145 51", municipality="Botkyrka")
+        place(LineRequest(bench.id, 1), designs=[bench], site=site)
     assert refused.value.field == "delivery_site.street"
 
 

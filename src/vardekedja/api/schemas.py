@@ -155,5 +155,18 @@ class ScheduleIn(Body):
     latest: Instant = Field(description="ISO 8601 with offset; after earliest")
 
 
+class DispatchIn(Body):
+    distance_km: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)] | None = Field(
+        default=None, description="How far the piece travels, in km"
+    )
+    vehicle: Name | None = Field(default=None, description="What carries it")
+
+
+class InstallIn(Body):
+    hours_worked: Annotated[float, Field(ge=0, le=1_000, allow_inf_nan=False)] | None = Field(
+        default=None, description="How long the installation took"
+    )
+
+
 class DeliverIn(Body):
     received_by: Name

@@ -14,12 +14,14 @@ class DesignCommands(MarketplaceBase):
 
     @retrying
     def draft_design(self, designer_id: UUID, specification: Specification) -> Recorded:
+        specification.check()  # invalid input is refused first, as before anything is loaded
         self._member(designer_id, Role.DESIGNER)
         design = Design.draft(designer_id, specification)
         return self._commit(design.id, design)
 
     @retrying
     def revise_design(self, designer_id: UUID, design_id: UUID, specification: Specification) -> Recorded:
+        specification.check()
         design = self.design(design_id)
         design.revise(designer_id, specification)
         return self._commit(design.id, design)

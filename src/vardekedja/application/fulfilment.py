@@ -65,8 +65,9 @@ class FulfilmentCommands(MarketplaceBase):
         return self._delivery_command(delivery_id_, lambda d: d.schedule(workshop_id, earliest, latest))
 
     @retrying
-    def dispatch_delivery(self, workshop_id: UUID, delivery_id_: UUID) -> Recorded:
-        return self._delivery_command(delivery_id_, lambda d: d.dispatch(workshop_id))
+    def dispatch_delivery(self, workshop_id: UUID, delivery_id_: UUID, distance_km: float | None = None,
+                          vehicle: str | None = None) -> Recorded:  # fmt: skip
+        return self._delivery_command(delivery_id_, lambda d: d.dispatch(workshop_id, distance_km, vehicle))
 
     @retrying
     def fail_delivery(self, workshop_id: UUID, delivery_id_: UUID, reason: str) -> Recorded:
@@ -84,10 +85,10 @@ class FulfilmentCommands(MarketplaceBase):
         return self._commit(delivery.id, delivery, order, *payouts, *assets)
 
     @retrying
-    def install(self, area_company_id: UUID, delivery_id_: UUID) -> Recorded:
+    def install(self, area_company_id: UUID, delivery_id_: UUID, hours_worked: float | None = None) -> Recorded:
         """Installed: the area company is owed its fee, and the order may be fulfilled."""
         delivery = self.delivery(delivery_id_)
-        delivery.install_piece(area_company_id)
+        delivery.install_piece(area_company_id, hours_worked)
         order = self.order(delivery.order_id)
         order.note_line_installed(delivery.line_no)
         payout = payout_on_installation(order, delivery.line_no)

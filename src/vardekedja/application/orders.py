@@ -21,6 +21,7 @@ class OrderCommands(MarketplaceBase):
     def place_order(
         self, buyer_id: UUID, delivery_site: DeliverySite, install: bool, lines: list[LineRequest]
     ) -> Recorded:
+        delivery_site.check()  # invalid input is refused first, as before anything is loaded
         self._member(buyer_id, Role.BUYER)
         designs: list[tuple[LineRequest, Design | None]] = []
         for request in lines:

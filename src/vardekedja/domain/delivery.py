@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from vardekedja.domain.errors import InvalidTransitionError, NotOwnerError, RuleViolationError
+
+MAX_DISTANCE_KM = 10_000
+MAX_INSTALLATION_HOURS = 1_000
 
 
 class DeliveryStatus(StrEnum):
@@ -48,7 +52,17 @@ class Delivery(Aggregate):
         latest: datetime
 
     class Dispatched(Event):
+        """Version 2 adds how far the piece travelled and in what (optional; None in version 1 events)."""
+
         TOPIC = "vardekedja:Delivery.Dispatched"
+        class_version = 2
+        distance_km: float | None
+        vehicle: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["distance_km"] = None
+            state["vehicle"] = None
 
     class Delivered(Event):
         TOPIC = "vardekedja:Delivery.Delivered"
@@ -59,8 +73,16 @@ class Delivery(Aggregate):
         reason: str
 
     class Installed(Event):
+        """Version 2 adds the hours the installation took (optional; None in version 1 events)."""
+
         TOPIC = "vardekedja:Delivery.Installed"
+        class_version = 2
         area_company_id: UUID
+        hours_worked: float | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["hours_worked"] = None
 
     @staticmethod
     def create_id(order_id: UUID, line_no: int) -> UUID:
@@ -87,6 +109,9 @@ class Delivery(Aggregate):
         self.window: tuple[datetime, datetime] | None = None
         self.received_by: str | None = None
         self.failures = 0
+        self.distance_km: float | None = None
+        self.vehicle: str | None = None
+        self.hours_worked: float | None = None
 
     def _check_workshop(self, organisation_id: UUID) -> None:
         if organisation_id != self.workshop_id:
@@ -113,14 +138,21 @@ class Delivery(Aggregate):
         self.status = DeliveryStatus.SCHEDULED
         self.window = (earliest, latest)
 
-    def dispatch(self, workshop_id: UUID) -> None:
+    def dispatch(self, workshop_id: UUID, distance_km: float | None = None, vehicle: str | None = None) -> None:
+        """On its way; ``distance_km`` and ``vehicle``, where given, say how far and in what."""
         self._check_workshop(workshop_id)
         self._check_status("dispatched", DeliveryStatus.SCHEDULED)
-        self._dispatched()
+        if distance_km is not None and not 0 <= distance_km <= MAX_DISTANCE_KM:
+            raise RuleViolationError(f"the distance must be 0–{MAX_DISTANCE_KM} km", field="distance_km")
+        if vehicle is not None and not vehicle.strip():
+            raise RuleViolationError("name the vehicle, or leave it out", field="vehicle")
+        self._dispatched(distance_km=distance_km, vehicle=vehicle.strip() if vehicle is not None else None)
 
     @event(Dispatched)
-    def _dispatched(self) -> None:
+    def _dispatched(self, distance_km: float | None, vehicle: str | None) -> None:
         self.status = DeliveryStatus.DISPATCHED
+        self.distance_km = distance_km
+        self.vehicle = vehicle
 
     def deliver(self, workshop_id: UUID, received_by: str) -> None:
         self._check_workshop(workshop_id)
@@ -145,14 +177,18 @@ class Delivery(Aggregate):
         self.window = None
         self.failures += 1
 
-    def install_piece(self, area_company_id: UUID) -> None:
+    def install_piece(self, area_company_id: UUID, hours_worked: float | None = None) -> None:
+        """Installed; ``hours_worked``, where given, says how long it took."""
         if not self.install:
             raise InvalidTransitionError("this delivery is not to be installed")
         if area_company_id != self.area_company_id:
             raise NotOwnerError("only the area company serving the site may install")
         self._check_status("installed", DeliveryStatus.DELIVERED)
-        self._installed(area_company_id=area_company_id)
+        if hours_worked is not None and not 0 <= hours_worked <= MAX_INSTALLATION_HOURS:
+            raise RuleViolationError(f"hours worked must be 0–{MAX_INSTALLATION_HOURS}", field="hours_worked")
+        self._installed(area_company_id=area_company_id, hours_worked=hours_worked)
 
     @event(Installed)
-    def _installed(self, area_company_id: UUID) -> None:
+    def _installed(self, area_company_id: UUID, hours_worked: float | None) -> None:
         self.status = DeliveryStatus.INSTALLED
+        self.hours_worked = hours_worked

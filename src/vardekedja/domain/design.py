@@ -52,7 +52,8 @@ class Specification:
     # How often each installed piece is inspected; None: no scheduled inspections.
     inspection_interval_months: int | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """Refuse a specification today's rules do not allow (the commands call this; replaying does not)."""
         if not self.title.strip():
             raise InvalidSpecificationError("a design needs a title", field="title")
         if not self.category.strip():
@@ -133,6 +134,7 @@ class Design(Aggregate):
 
     @classmethod
     def draft(cls, designer_id: UUID, specification: Specification) -> Design:
+        specification.check()
         return cls(designer_id=designer_id, specification=specification.to_dict())
 
     @event(Drafted)
@@ -172,6 +174,7 @@ class Design(Aggregate):
 
     def revise(self, organisation_id: UUID, specification: Specification) -> None:
         """Replace the open draft, or open the next revision after a publish."""
+        specification.check()  # invalid input is refused first, whatever the design's state
         self._check_owner(organisation_id)
         self._check_not_retired()
         revision = self.draft_revision or self.latest_revision + 1

@@ -118,6 +118,7 @@ class Order(Aggregate):
 
         ``lines`` pairs each request with its design, or None where no such design exists.
         """
+        delivery_site.check()
         if not lines:
             raise InvalidOrderError("an order needs at least one line", field="lines")
         if len(lines) > MAX_LINES:

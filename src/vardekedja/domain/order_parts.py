@@ -17,7 +17,8 @@ class DeliverySite:
     postal_code: str
     municipality: str
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """Refuse a site today's rules do not allow (placing an order calls this; replaying does not)."""
         for name in ("name", "street", "postal_code", "municipality"):
             if not getattr(self, name).strip():
                 raise InvalidOrderError(f"the delivery site needs a {name}", field=f"delivery_site.{name}")

@@ -24,7 +24,7 @@ from vardekedja.api.deps import (
 )
 from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import DeliveryOut, Page
-from vardekedja.api.schemas import DeliverIn, ReasonIn, ScheduleIn
+from vardekedja.api.schemas import DeliverIn, DispatchIn, InstallIn, ReasonIn, ScheduleIn
 from vardekedja.application import Marketplace, Recorded
 from vardekedja.domain.organisation import Role
 from vardekedja.projections.deliveries import DeliveriesView
@@ -84,9 +84,12 @@ async def schedule(delivery_id: UUID, body: ScheduleIn, caller: WorkshopDep, run
 
 
 @router.post("/{delivery_id}/dispatch", response_model=DeliveryOut, responses=SHUTTING_DOWN)
-async def dispatch(delivery_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response) -> DeliveryOut:
-    """The piece is on its way."""
-    return await _answer(runtime, response, lambda app: app.dispatch_delivery(caller.organisation_id, delivery_id))
+async def dispatch(delivery_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, response: Response,
+                   body: DispatchIn | None = None) -> DeliveryOut:  # fmt: skip
+    """The piece is on its way; optionally say how far it travels and in what."""
+    distance_km, vehicle = (body.distance_km, body.vehicle) if body else (None, None)
+    return await _answer(runtime, response, lambda app: app.dispatch_delivery(caller.organisation_id, delivery_id,
+                                                                              distance_km, vehicle))  # fmt: skip
 
 
 @router.post("/{delivery_id}/deliver", response_model=DeliveryOut, responses=SHUTTING_DOWN)
@@ -106,6 +109,8 @@ async def fail(delivery_id: UUID, caller: WorkshopDep, runtime: RuntimeDep, resp
 
 
 @router.post("/{delivery_id}/install", response_model=DeliveryOut, responses=SHUTTING_DOWN)
-async def install(delivery_id: UUID, caller: AreaCompanyDep, runtime: RuntimeDep, response: Response) -> DeliveryOut:
-    """Installed by the area company serving the site: its fee becomes owed."""
-    return await _answer(runtime, response, lambda app: app.install(caller.organisation_id, delivery_id))
+async def install(delivery_id: UUID, caller: AreaCompanyDep, runtime: RuntimeDep, response: Response,
+                  body: InstallIn | None = None) -> DeliveryOut:  # fmt: skip
+    """Installed by the area company serving the site: its fee becomes owed; optionally say the hours it took."""
+    hours_worked = body.hours_worked if body else None
+    return await _answer(runtime, response, lambda app: app.install(caller.organisation_id, delivery_id, hours_worked))
