@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from vardekedja import cli_projections
 from vardekedja.settings import Settings
 
 if TYPE_CHECKING:
@@ -246,20 +247,30 @@ def _stop_on_signals(stop: Callable[[], None]) -> None:
 
 @projections_app.command("status")
 def projections_status() -> None:
-    """Each projection's position and how many events it is behind."""
+    """Each projection's position and how many events it is behind, and any event one could not apply."""
     from rich.table import Table
+
+    from vardekedja.projections import faults
 
     runtime = _runtime()
     try:
         head = runtime.marketplace.position
         positions = runtime.database.positions(runtime.views_list)
+        with runtime.database.reader.connect() as connection:
+            positions[runtime.chain.name] = runtime.chain.position(connection)
+            found = faults.all_faults(connection)
     finally:
         runtime.close()
-    table = Table("projection", "position", "lag")
+    table = Table("projection", "position", "lag", "state")
+    states = {f.projection: f.action for f in found}
     for name, position in positions.items():
-        table.add_row(name, f"{position:,}", f"{head - position:,}")
+        table.add_row(name, f"{position:,}", f"{head - position:,}", states.get(name, "ok"))
     console.print(table)
     console.print(f"event store head: {head:,}")
+    for fault in found:
+        console.print(fault.describe(), markup=False, highlight=False)
+    if any(f.action == faults.STOPPED for f in found):
+        console.print("resume once fixed: vardekedja projections resume NAME (or skip NAME)")
 
 
 @projections_app.command("rebuild")
@@ -269,7 +280,7 @@ def projections_rebuild(
     """Rebuild from the event store beside the live tables, then swap them in at once."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from vardekedja.projections import PROJECTIONS
+    from vardekedja.projections import PROJECTIONS, faults
     from vardekedja.projections.rebuild import rebuild
 
     names = [name] if name else list(PROJECTIONS)
@@ -291,10 +302,16 @@ def projections_rebuild(
 
                 position = rebuild(runtime.marketplace, runtime.database, projection, progress=advance)
                 progress.update(task, completed=position, total=max(position, 1))
+        with runtime.database.reader.connect() as connection:
+            found = [f for f in faults.all_faults(connection) if f.projection in names]
     finally:
         runtime.close()
     console.print(f"rebuilt {', '.join(names)}")
+    for fault in found:
+        console.print(fault.describe(), markup=False, highlight=False)
 
+
+cli_projections.register(projections_app, _runtime, console, errors)
 
 audit_app = typer.Typer(help="Export, verify and replay the audited event history.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")

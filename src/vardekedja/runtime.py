@@ -22,6 +22,7 @@ from vardekedja.projections import all_projections
 from vardekedja.projections.base import KeptAnswers, Projection, View
 from vardekedja.projections.care import CareView
 from vardekedja.projections.database import ViewDatabase
+from vardekedja.projections.faults import PARKED, STOPPED
 from vardekedja.projections.projector import Projector, listen_for_events, projector_lock
 from vardekedja.settings import Settings
 from vardekedja.stripe_gateway import StripeGateway
@@ -92,7 +93,8 @@ class Runtime:
         self.marketplace.expected_hours = settings.maintenance_expected_hours
         self.marketplace.default_expected_hours = settings.maintenance_default_hours
         self.database.watch(self.views_list)
-        self.projector = Projector(self.marketplace, self.database, self.projections, followers=[self.chain])
+        self.projector = Projector(self.marketplace, self.database, self.projections, followers=[self.chain],
+                                   policy=PARKED if settings.poison_events == "park" else STOPPED)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._commands: CommandWriter | None = None

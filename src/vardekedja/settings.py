@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -29,6 +30,11 @@ class Settings(BaseSettings):
     platform_fee_rate: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
     embedded_projector: bool = Field(
         default=True, description="Run the projector inside the server; false when `vardekedja project` runs it"
+    )
+    poison_events: Literal["park", "stop"] = Field(
+        default="park",
+        description="What a projection does with an event it cannot apply: skip it and go on (park), or stop "
+        "there alone until resumed (stop); see projections/faults.py",
     )
     # What one HTTP connection may hold (see api/server.py); a reverse proxy may bound more.
     request_head_timeout: float = Field(

@@ -35,8 +35,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "runtime": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway"},
     "api": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "runtime"},
     "demo": {"domain", "application"},
+    "cli_projections": {"projections", "runtime"},
     "cli": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "runtime",
-            "api", "demo", "local_stripe", "local_connect"},
+            "api", "demo", "local_stripe", "local_connect", "cli_projections"},
 }  # fmt: skip
 
 

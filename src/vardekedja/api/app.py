@@ -14,13 +14,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vardekedja import __version__
 from vardekedja.api.deps import RuntimeDep
+from vardekedja.api.fault_reports import ClientLimits
 from vardekedja.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from vardekedja.api.limits import BodyLimitMiddleware
 from vardekedja.api.memo import keep_in_memory
 from vardekedja.api.metrics import Metrics, MetricsMiddleware
 from vardekedja.api.pages import PageCacheMiddleware
 from vardekedja.api.problems import PROBLEM_JSON, Problem, install_problem_handlers, problem
-from vardekedja.api.fault_reports import ClientLimits
 from vardekedja.api.routes import (
     asset_page,
     audit,
@@ -34,6 +34,7 @@ from vardekedja.api.routes import (
     payouts,
     production,
 )
+from vardekedja.projections import faults
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 from vardekedja.storage.engines import postgres_engine, sqlite_engine
@@ -154,12 +155,17 @@ def _operations(app: FastAPI) -> None:
 
     @operations.get("/readyz", responses=_problems(503))
     def readyz(runtime: RuntimeDep) -> Any:
-        """Readiness: the event store and the views answer."""
+        """Readiness: the event store and the views answer, and every projection applied every event."""
         try:
             head = runtime.marketplace.position
             processed = runtime.database.processed()
+            with runtime.database.reader.connect() as connection:
+                found = faults.all_faults(connection)
         except Exception as error:  # noqa: BLE001 - any database failure means not ready
             return problem(503, f"a database is unreachable: {type(error).__name__}")
+        if found:
+            return problem(503, "; ".join(fault.describe() for fault in found[:10]) +
+                           " (see vardekedja projections status)")  # fmt: skip
         return {"status": "ready", "event_store_position": head, "views_position": processed}
 
     @operations.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})

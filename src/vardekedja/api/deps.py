@@ -20,6 +20,7 @@ from vardekedja.api.memo import keys
 from vardekedja.api.problems import PROBLEM_JSON, ApiError, Problem
 from vardekedja.application import Marketplace, Recorded, hash_api_key, split_api_key
 from vardekedja.domain.organisation import Role
+from vardekedja.projections import faults
 from vardekedja.projections.organisations import OrganisationsView
 from vardekedja.runtime import Runtime
 
@@ -67,7 +68,13 @@ def _match(found: list[tuple[str, Caller]], presented: str) -> Caller | None:
 
 
 def _lookup(runtime: Runtime, key_id: str, presented: str) -> Caller | None:
-    """Look the key up in the views, and keep what was found for the next request (see ``Memo``)."""
+    """Look the key up in the views, and keep what was found for the next request (see ``Memo``).
+
+    A revoked key must be refused whatever the views are doing: where the
+    organisations view is behind the event store, or has an event it could not
+    apply (see projections/faults.py), each key it still shows is confirmed
+    against the organisation's own events before it is accepted.
+    """
     organisations = runtime.view(OrganisationsView)
     kept = keys(runtime)
     generation = kept.generation
@@ -77,9 +84,22 @@ def _lookup(runtime: Runtime, key_id: str, presented: str) -> Caller | None:
             row = organisations.organisation(connection, organisation_id)
             if row is not None:
                 found.append((stored, Caller(organisation_id, Role(row["role"]), row["name"])))
-    if found:
+        doubtful = bool(found) and (faults.has_fault(connection, organisations.name) or
+                                    organisations.position(connection) < runtime.marketplace.position)  # fmt: skip
+    if doubtful:
+        found = [(stored, caller) for stored, caller in found if _still_issued(runtime, caller, key_id, stored)]
+    elif found:
         kept.remember(key_id, found, generation)
     return _match(found, presented)
+
+
+def _still_issued(runtime: Runtime, caller: Caller, key_id: str, stored: str) -> bool:
+    """Whether the organisation's events (not a view) still hold this key."""
+    try:
+        organisation = runtime.marketplace.organisation(caller.organisation_id)
+    except Exception:  # noqa: BLE001 - a stream that cannot be read vouches for nothing: refuse
+        return False
+    return hmac.compare_digest(organisation.api_keys.get(key_id, ""), stored)
 
 
 def _lookup_waiting(runtime: Runtime, key_id: str, presented: str) -> Caller | None:

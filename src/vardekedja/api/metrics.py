@@ -10,6 +10,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vardekedja.projections import faults
 from vardekedja.runtime import Runtime
 
 
@@ -31,6 +32,16 @@ class ProjectionLag(Collector):
             position.add_metric([name], at)
         yield lag
         yield position
+        counted = GaugeMetricFamily("vardekedja_projection_faults",
+                                    "Events a projection stopped before or skipped (parked) because it could not "
+                                    "apply them", labels=["projection", "action"])  # fmt: skip
+        with runtime.database.reader.connect() as connection:
+            tally: dict[tuple[str, str], int] = {}
+            for fault in faults.all_faults(connection):
+                tally[(fault.projection, fault.action)] = tally.get((fault.projection, fault.action), 0) + 1
+        for (name, action), count in sorted(tally.items()):
+            counted.add_metric([name, action], count)
+        yield counted
         yield GaugeMetricFamily("vardekedja_event_store_position", "Last event position recorded", value=head)
 
 

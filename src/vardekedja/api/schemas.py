@@ -14,8 +14,16 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict
-from pydantic import StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
 
 from vardekedja.domain.design import MAX_INSPECTION_INTERVAL_MONTHS, MAX_ORE, Specification
 from vardekedja.domain.order import MAX_LINES, MAX_QUANTITY, DeliverySite, LineRequest

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from vardekedja.projections import faults
 from vardekedja.projections.base import View
 from vardekedja.settings import Settings
 from vardekedja.storage.engines import postgres_engine, sqlite_engine
@@ -43,6 +44,7 @@ class ViewDatabase:
     def create(self, views: Iterable[View]) -> None:
         """Create any missing view tables (a no-op where they exist)."""
         with self.writer.begin() as connection:
+            faults.create(connection)
             for view in views:
                 view.create(connection)
 
@@ -51,10 +53,11 @@ class ViewDatabase:
             return {view.name: view.position(connection) for view in views}
 
     def watch(self, views: Iterable[View]) -> None:
-        """Name the views whose positions ``wait_for`` waits on."""
-        parts = [sa.select(view.tracking.c.position) for view in views]
+        """Name the views whose positions ``wait_for`` waits on (a view stopped at a fault is not waited for)."""
+        parts = [sa.select(sa.literal(view.name).label("name"), view.tracking.c.position) for view in views]
         union = sa.union_all(*parts).subquery()
-        self._position_query = sa.select(sa.func.min(union.c.position))
+        stopped = sa.select(faults.faults.c.projection).where(faults.faults.c.action == faults.STOPPED)
+        self._position_query = sa.select(sa.func.min(union.c.position)).where(union.c.name.not_in(stopped))
 
     def processed(self, connection: sa.Connection | None = None) -> int:
         """The position every watched view has reached (as seen by ``connection``, if given)."""

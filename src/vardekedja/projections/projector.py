@@ -27,8 +27,11 @@ from eventsourcing.persistence import Notification
 from filelock import FileLock, Timeout
 from sqlalchemy.engine import Connection
 
+from vardekedja.projections import faults
 from vardekedja.projections.base import ConcurrentProjectorError, Projection
 from vardekedja.projections.database import ViewDatabase
+from vardekedja.projections.faults import PARKED, UndecodableEvent
+from vardekedja.projections.isolation import TRANSIENT, Isolation
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ BATCH_SIZE = 5000
 LOCK_POLL_INTERVAL = 0.2  # how often a waiting projector tries the lock again and checks for a stop
 # How long a following projector lets events gather before a batch, unless a reader waits for them.
 LINGER_SECONDS = 0.01
+RESUME_CHECK_SECONDS = 1.0  # how often a projector with a fault looks whether it was resumed or cleared
 
 
 class Follower(Protocol):
@@ -55,8 +59,11 @@ class Follower(Protocol):
     def settled(self, committed: bool) -> None: ...
 
 
-class Projector:
-    """Feeds the events of ``store`` (any eventsourcing application) to the projections and followers."""
+class Projector(Isolation):
+    """Feeds the events of ``store`` (any eventsourcing application) to the projections and followers.
+
+    An event one of them cannot apply is isolated to it (see isolation.py and faults.py).
+    """
 
     def __init__(
         self,
@@ -67,7 +74,19 @@ class Projector:
         batch_size: int = BATCH_SIZE,
         followers: Sequence[Follower] = (),
         linger: float = LINGER_SECONDS,
+        policy: str = PARKED,
+        heed_recorded_faults: bool = True,
     ) -> None:
+        if policy not in faults.POLICIES:
+            raise ValueError(f"the poison-event policy is {' or '.join(faults.POLICIES)}, not {policy!r}")
+        self.policy = policy
+        # A rebuild's builder starts afresh: a stop recorded for the live view is not its own.
+        self.heed_recorded_faults = heed_recorded_faults
+        self.stopped: dict[str, int] = {}  # projection (or follower) -> the position it stopped before
+        self.faulted: set[str] = set()  # projections with any recorded fault, stopped or parked
+        self._following = False  # run() is applying every change, so what is kept in memory may be trusted
+        self._resume_checked = 0.0
+        self._first_undecodable: int | None = None
         self.store = store
         self.database = database
         self.projections = list(projections)
@@ -85,17 +104,31 @@ class Projector:
 
     def refresh_positions(self) -> dict[str, int]:
         self._positions = self.database.positions(p.view for p in self.projections)
-        if self.followers:
-            with self.database.reader.connect() as connection:
-                for follower in self.followers:
-                    self._positions[follower.name] = follower.position(connection)
+        with self.database.reader.connect() as connection:
+            for follower in self.followers:
+                self._positions[follower.name] = follower.position(connection)
+            if self.heed_recorded_faults:
+                self.stopped = {name: at for name, at in faults.stopped(connection).items() if name in self._positions}
+                faulted = {fault.projection for fault in faults.all_faults(connection)}
+        if self.heed_recorded_faults:
+            self._sync_kept(faulted)
         return dict(self._positions)
+
+    def _sync_kept(self, faulted: set[str]) -> None:
+        """What is kept in memory of a view with a fault may be wrong or stale: keep nothing until it is cleared."""
+        before, self.faulted = self.faulted, faulted
+        if not self._following:
+            return
+        for projection in self.projections:
+            if projection.kept is not None and (projection.name in faulted) != (projection.name in before):
+                projection.kept.trust(projection.name not in faulted)
 
     @property
     def position(self) -> int:
-        """The position every projection has reached."""
+        """The position every projection and follower that is not stopped has reached."""
         positions = self._positions if self._positions is not None else self.refresh_positions()
-        return min(positions.values())
+        going = [at for name, at in positions.items() if name not in self.stopped]
+        return min(going) if going else max(positions.values(), default=0)
 
     def read(self, after: int, limit: int) -> list[tuple[int, Any]]:
         """The events after a position, decoded once for every projection."""
@@ -103,44 +136,91 @@ class Projector:
 
     def _decode(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
         to_event = self.store.mapper.to_domain_event
-        return [(notification.id, to_event(notification)) for notification in notifications]
+        self._first_undecodable = None
+        try:
+            return [(notification.id, to_event(notification)) for notification in notifications]
+        except Exception:  # noqa: BLE001 - a damaged row: decode one by one, marking what cannot be read
+            decoded: list[tuple[int, Any]] = []
+            for notification in notifications:
+                try:
+                    decoded.append((notification.id, to_event(notification)))
+                except Exception as error:  # noqa: BLE001 - changed bytes, bad JSON, an unknown topic
+                    decoded.append((notification.id, UndecodableEvent(notification.id, notification.topic, error)))
+                    if self._first_undecodable is None:
+                        self._first_undecodable = notification.id
+            return decoded
+
+    def _apply(self, projection: Projection, connection: Connection, events: Sequence[tuple[int, Any]],
+               old: int | None) -> None:  # fmt: skip
+        if self._first_undecodable is not None:
+            if old is None:
+                old = projection.view.position(connection)
+            for position, event in events:
+                if position > old and isinstance(event, UndecodableEvent):
+                    raise event.error
+        projection.process_batch(connection, events, old)
+
+    def _settle(self, committed: bool) -> None:
+        for follower in self.followers:
+            follower.settled(committed)
+        for projection in self.projections:
+            projection.settled(committed)
 
     def step(self) -> int:
-        """Process one batch; return how many events it read (0 when caught up)."""
+        """Process one batch; return how many events it read (0 when caught up or everything is stopped)."""
+        going = [p for p in self.projections if p.name not in self.stopped]
+        followers = [f for f in self.followers if f.name not in self.stopped]
+        if not going and not followers:
+            return 0
         notifications = self.store.recorder.select_notifications(self.position + 1, self.batch_size)
         if not notifications:
             return 0
         assert self._positions is not None
-        events = self._decode(notifications) if self.projections else []
+        events = self._decode(notifications) if going else []
         # One transaction for the batch: the followers and every view's rows and position
         # commit together, which also saves a commit (and on SQLite a WAL write) per view.
-        committed = False
         try:
             with self.database.writer.begin() as connection:
                 # Each view's tracking table is read before any of its other tables is touched:
                 # a rebuild's swap on PostgreSQL locks it first too, so one waits for the other.
                 views = self._view_positions
                 stored = dict(connection.execute(views).all()) if views is not None else {}
-                for follower in self.followers:
+                for follower in followers:
                     follower.process(connection, notifications)
-                for projection in self.projections:
-                    projection.process_batch(connection, events, stored[projection.name])
-            committed = True
+                for projection in going:
+                    self._apply(projection, connection, events, stored[projection.name])
         except ConcurrentProjectorError as error:
+            self._settle(False)
             log.warning("%s; rereading the positions", error)
             self.refresh_positions()
             return len(notifications)
-        finally:
-            for follower in self.followers:
-                follower.settled(committed)
-            for projection in self.projections:
-                projection.settled(committed)
-        for follower in self.followers:
+        except TRANSIENT:
+            self._settle(False)
+            raise
+        except Exception:  # noqa: BLE001 - some event in the batch cannot be applied: find it, keep the rest going
+            self._settle(False)
+            self._isolate(notifications, events, followers, going)
+            self.refresh_positions()
+            return len(notifications)
+        self._settle(True)
+        for follower in followers:
             self._positions[follower.name] = notifications[-1].id
-        for projection in self.projections:
+        for projection in going:
             # A projection whose position was already further (after a swap) keeps that one.
             self._positions[projection.name] = max(self._positions[projection.name], events[-1][0])
         return len(notifications)
+
+    def check_resumed(self) -> bool:
+        """Whether a fault was resumed, skipped or cleared (by the command line); rereads positions if so."""
+        if not self.faulted:
+            return False
+        with self.database.reader.connect() as connection:
+            still = faults.stopped(connection)
+            faulted = {fault.projection for fault in faults.all_faults(connection)}
+        if faulted == self.faulted and all(still.get(name) == at for name, at in self.stopped.items()):
+            return False
+        self.refresh_positions()
+        return True
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Process until no event is left; ``progress(done, head)`` after each batch."""
@@ -172,6 +252,13 @@ class Projector:
         and retried after a pause; the positions in the views are the truth.
         """
         self._positions = None  # read afresh by the first step, where a database fault is retried
+        self._following, self.faulted = True, set()
+        try:
+            self._follow(stop, poll_interval, retry_interval)
+        finally:
+            self._following = False
+
+    def _follow(self, stop: threading.Event, poll_interval: float, retry_interval: float) -> None:
         while not stop.is_set():
             try:
                 count = self.step()
@@ -182,6 +269,13 @@ class Projector:
                 continue
             if count >= self.batch_size:  # behind: go on at once
                 continue
+            if self.faulted and time.monotonic() - self._resume_checked >= RESUME_CHECK_SECONDS:
+                self._resume_checked = time.monotonic()
+                try:
+                    if self.check_resumed():
+                        continue
+                except Exception:  # noqa: BLE001 - the next look will do
+                    log.exception("could not look whether a fault was resumed or cleared")
             if count == 0:
                 self._wake.wait(poll_interval)
             # Events arrive in small bursts under load, and each batch costs two commits and a

@@ -6,6 +6,8 @@ using the old ones. Then, in one transaction that holds off the live
 projector, the new tables take in the last few events and are renamed into
 place, and the old ones are dropped. Readers see either the old view or the
 new one, never a mix; a crash before the swap leaves the old view untouched.
+An event the projection cannot apply is parked (recorded, with its position,
+in projections/faults.py) and the rebuild goes on.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 
 from eventsourcing.application import Application
 
-from vardekedja.projections import PROJECTIONS
+from vardekedja.projections import PROJECTIONS, faults
 from vardekedja.projections.base import NEXT_SUFFIX, OLD_SUFFIX
 from vardekedja.projections.database import ViewDatabase
 from vardekedja.projections.projector import BATCH_SIZE, Projector
@@ -33,9 +35,12 @@ def rebuild(
     live, fresh = projection_class(), projection_class(NEXT_SUFFIX)
     database.create([live.view])
     with database.writer.begin() as connection:
+        # Events it skipped before are taken again: what still cannot be applied is parked anew.
+        faults.clear(connection, name, action=faults.PARKED)
         fresh.view.drop(connection)
         fresh.view.create(connection)
-    builder = Projector(store, database, [fresh], batch_size=batch_size)
+    builder = Projector(store, database, [fresh], batch_size=batch_size, policy=faults.PARKED,
+                        heed_recorded_faults=False)
     builder.catch_up(progress)
 
     dialect = database.dialect
