@@ -172,7 +172,7 @@ def _demo_payment_link() -> str | None:
 
     runtime = Runtime(load_settings())
     try:
-        buyer = next((item.organisation_id for item in runtime.marketplace.directory().listings.values()
+        buyer = next((item.organisation_id for item in runtime.marketplace.listed().listings.values()
                       if item.org_number == BUYER_ORG_NUMBER), None)  # fmt: skip
         if buyer is None:
             return None

@@ -86,7 +86,7 @@ class DemoResult:
 def seed(app: Marketplace) -> DemoResult:
     """Seed the demo once; on later runs issue fresh keys for the demo organisations."""
     result = DemoResult()
-    listed = {item.org_number: item.organisation_id for item in app.directory().listings.values()}
+    listed = {item.org_number: item.organisation_id for item in app.listed().listings.values()}
     if ORGANISATIONS[0][2] in listed:
         for name, _, number, *_ in ORGANISATIONS:
             if number in listed:

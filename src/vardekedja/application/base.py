@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
-from typing import TypeVar
+from typing import ClassVar, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -13,7 +14,7 @@ from vardekedja.application.payments import PaymentGateway
 from vardekedja.application.rounds import RoundsApplication
 from vardekedja.domain.delivery import Delivery, delivery_id
 from vardekedja.domain.design import Design
-from vardekedja.domain.directory import DIRECTORY_ID, Directory
+from vardekedja.domain.directory import DIRECTORY_ID, SNAPSHOT_EVERY, Directory
 from vardekedja.domain.errors import ForbiddenError, NotFoundError
 from vardekedja.domain.order import Order
 from vardekedja.domain.organisation import Organisation, Role
@@ -26,6 +27,8 @@ A = TypeVar("A", bound=Aggregate)
 class MarketplaceBase(RoundsApplication):
     """The marketplace's settings and loaders; the commands live in mixins beside this module."""
 
+    snapshotting_intervals: ClassVar[dict[type[Aggregate], int]] = {Directory: SNAPSHOT_EVERY}
+
     def __init__(
         self,
         env: dict[str, str] | None = None,
@@ -36,6 +39,8 @@ class MarketplaceBase(RoundsApplication):
         super().__init__(env)
         self.platform_fee_rate = platform_fee_rate
         self.payments = payments
+        self._listed: Directory | None = None  # see ``listed``
+        self._listed_lock = threading.Lock()
 
     def _get(self, kind: type[A], aggregate_id: UUID) -> A:
         try:
@@ -47,10 +52,51 @@ class MarketplaceBase(RoundsApplication):
         return aggregate
 
     def directory(self) -> Directory:
+        """The directory to change (registering): loaded from its latest snapshot and the events since."""
         try:
             return self._get(Directory, DIRECTORY_ID)
         except NotFoundError:
             return Directory()
+
+    def listed(self) -> Directory:
+        """The directory to read (placing an order), as it stands now. Never change what this returns.
+
+        The stream grows with every organisation, so it is not loaded for every
+        read: one copy is kept and brought up to date with the events recorded
+        since (one small query, ``_listed_now``). A newer copy replaces it rather
+        than changing it, so a reader holding the old one is never disturbed.
+        In a round the directory is read as the round has it: kept by the
+        round-running thread (no query at all while nobody else writes), or a
+        private copy of the current one, which a registration in the round may change.
+        """
+        round_ = self._round
+        if round_ is None:
+            return self._listed_now()
+        if DIRECTORY_ID in round_.aggregates or DIRECTORY_ID in self._kept:
+            return cast(Directory, self._load(DIRECTORY_ID))
+        current = self._listed_now()
+        if current.pending_events:  # no directory recorded yet
+            return current
+        own = round_.aggregates[DIRECTORY_ID] = current.copy()
+        round_.loaded.add(DIRECTORY_ID)
+        return own
+
+    def _listed_now(self) -> Directory:
+        with self._listed_lock:
+            current = self._listed
+            if current is None:
+                try:
+                    current = cast(Directory, self.repository.get(DIRECTORY_ID))
+                except AggregateNotFoundError:
+                    return Directory()
+            else:
+                newer = list(self.repository.event_store.get(DIRECTORY_ID, gt=current.version))
+                if newer:
+                    current = current.copy()
+                    for domain_event in newer:
+                        domain_event.mutate(current)
+            self._listed = current
+            return current
 
     def organisation(self, organisation_id: UUID) -> Organisation:
         return self._get(Organisation, organisation_id)
@@ -83,7 +129,6 @@ class MarketplaceBase(RoundsApplication):
                 except NotFoundError:
                     continue
         return found
-
 
     def delivery_for(self, order_id: UUID, line_no: int) -> Delivery:
         return self.delivery(delivery_id(order_id, line_no))

@@ -26,7 +26,7 @@ def assets_on_delivery(app: MarketplaceBase, order: Order, delivery: Delivery) -
     spec = app.design(line.design_id).revisions[line.revision]
     caretaker = order.area_company_id
     if caretaker is None:
-        serving = app.directory().area_companies_serving(order.delivery_site.municipality)
+        serving = app.listed().area_companies_serving(order.delivery_site.municipality)
         caretaker = serving[0] if serving else None
     return [
         Asset.register(
@@ -56,7 +56,7 @@ class CareCommands(MarketplaceBase):
         """Who looks after the piece: the one named at delivery, else whoever serves its municipality now."""
         if asset.caretaker_id is not None:
             return asset.caretaker_id
-        serving = self.directory().area_companies_serving(asset.municipality)
+        serving = self.listed().area_companies_serving(asset.municipality)
         if not serving:
             raise RuleViolationError(f"no area company looks after pieces in {asset.municipality} yet",
                                      field="attribute[asset]")  # fmt: skip

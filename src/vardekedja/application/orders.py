@@ -34,7 +34,7 @@ class OrderCommands(MarketplaceBase):
             delivery_site=delivery_site,
             install=install,
             lines=designs,
-            directory=self.directory(),
+            directory=self.listed(),
             platform_fee_rate=self.platform_fee_rate,
         )
         return self._commit(order.id, order)

@@ -57,7 +57,7 @@ class OrganisationCommands(MarketplaceBase):
         return self._commit(organisation.id, organisation)
 
     def operators(self) -> list[UUID]:
-        directory = self.directory()
+        directory = self.listed()
         return [item.organisation_id for item in directory.listings.values() if item.role is Role.OPERATOR]
 
     def ensure_operator(self, *, name: str, org_number: str, municipality: str, api_key: str | None = None) -> IssuedKey | None:

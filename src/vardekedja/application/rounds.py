@@ -200,6 +200,7 @@ class RoundsApplication(Application[UUID]):
             except Exception:
                 self._drop_kept()
                 raise
+            self._take_snapshots(round_.processing)
             self._notify(recordings)
         if recordings and recordings[0].notification.id == head + 1:
             self._kept_head = recordings[-1].notification.id
