@@ -105,8 +105,14 @@ class Runtime:
         """The thread that runs the server's commands in rounds (started on first use)."""
         with self._commands_lock:
             if self._commands is None:
-                self._commands = CommandWriter(self.marketplace)
+                self._commands = CommandWriter(self.marketplace, timeout=self.settings.command_timeout)
             return self._commands
+
+    def command_thread_problem(self) -> str | None:
+        """Why commands cannot run now (the thread stopped, or a command holds it), or None."""
+        with self._commands_lock:
+            writer = self._commands
+        return writer.health() if writer is not None else None
 
     def keep(self, name: str, kept: KeptAnswers) -> None:
         """Tell ``kept`` of every change to the named view: answers read from it are kept in memory.

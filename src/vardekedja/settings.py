@@ -36,6 +36,10 @@ class Settings(BaseSettings):
         description="What a projection does with an event it cannot apply: skip it and go on (park), or stop "
         "there alone until resumed (stop); see projections/faults.py",
     )
+    command_timeout: float = Field(
+        default=30.0, gt=0, le=600,
+        description="Seconds a request waits for its command before a 503 (the command may still be recorded)",
+    )
     # What one HTTP connection may hold (see api/server.py); a reverse proxy may bound more.
     request_head_timeout: float = Field(
         default=10.0, gt=0, le=600, description="Seconds a client has to send a request's line and headers"

@@ -163,6 +163,9 @@ def _operations(app: FastAPI) -> None:
                 found = faults.all_faults(connection)
         except Exception as error:  # noqa: BLE001 - any database failure means not ready
             return problem(503, f"a database is unreachable: {type(error).__name__}")
+        stuck = runtime.command_thread_problem()
+        if stuck is not None:
+            return problem(503, stuck)
         if found:
             return problem(503, "; ".join(fault.describe() for fault in found[:10]) +
                            " (see vardekedja projections status)")  # fmt: skip

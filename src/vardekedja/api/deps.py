@@ -16,6 +16,7 @@ from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPBearer
 from sqlalchemy.engine import Connection
 
+from vardekedja.api.idempotency import derived_id
 from vardekedja.api.memo import keys
 from vardekedja.api.problems import PROBLEM_JSON, ApiError, Problem
 from vardekedja.application import Marketplace, Recorded, hash_api_key, split_api_key
@@ -256,6 +257,12 @@ async def read_views(
 
 
 ViewsDep = Annotated[Views, Depends(read_views)]
+
+
+def idempotent_id(request: Request) -> UUID | None:
+    """The id a creating command gives what it creates, derived from the request's Idempotency-Key, if any."""
+    slot = request.scope.get("state", {}).get("idempotency_slot")
+    return derived_id(slot) if slot else None
 
 
 def recorded(response: Response, position: int) -> None:

@@ -4,12 +4,27 @@ Keys are scoped to the caller (a hash of its credentials), and remembered with a
 fingerprint of the request: the same key with another body is refused (422),
 and a repeat that arrives while the first is still running gets 409. A first
 attempt that ended in a server error is forgotten, so it can be tried again.
+
+A server that dies between claiming a key and recording its answer leaves the
+claim behind. Each claim names the process that made it (host, process id and
+that process's start time): a repeat that finds the claim of a process that
+no longer runs on this host, or a claim older than ``ABANDONED_AFTER`` (from
+another host, say), takes it over and runs the request again. Running again
+is safe where it matters: a command that creates something takes its new id
+from the key (``derived_id``), so a rerun after the first attempt was
+recorded finds it and answers as the first would have (placing an order, drafting
+a design), instead of creating it twice; other commands meet the state the
+first attempt left and answer by the usual rules. A command that timed out
+(``Vardekedja-Outcome: unknown``) keeps its claim until it is taken over so.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import anyio
@@ -24,6 +39,37 @@ from vardekedja.storage.types import UtcDateTime
 
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 200
+ABANDONED_AFTER = timedelta(minutes=2)  # well past the command timeout: no request lives this long
+OUTCOME_UNKNOWN = b"vardekedja-outcome"  # a 5xx with this header may have been recorded: keep its claim
+_IDS = uuid.UUID("5d0c7f9e-8f3c-4a51-9b7e-9a1b7c6f2e10")
+
+
+def derived_id(slot: str) -> uuid.UUID:
+    """The id a creating command gives what it creates under this idempotency slot (the same on every retry)."""
+    return uuid.uuid5(_IDS, slot)
+
+
+def _start_ticks(pid: int) -> str | None:
+    """When a process started, in clock ticks since boot (Linux); None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}:{_start_ticks(os.getpid())}"
+
+
+def _owner_gone(owner: str | None) -> bool:
+    """Whether the process that made a claim no longer runs (only knowable for this host's processes)."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid, _, ticks = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit() or ticks == "None":
+        return False
+    return _start_ticks(int(pid)) != ticks  # gone, or its pid now belongs to another process
 
 metadata = sa.MetaData()
 idempotency = sa.Table(
@@ -36,26 +82,51 @@ idempotency = sa.Table(
     sa.Column("headers", sa.JSON, nullable=True),
     sa.Column("body", sa.LargeBinary, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("owner", sa.String(300), nullable=True),
 )
 
 
 class IdempotencyStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.in_flight: set[str] = set()  # slots whose request this process is still answering
         metadata.create_all(engine)
+        with engine.begin() as connection:  # a store made before claims named their owner
+            if "owner" not in {column["name"] for column in sa.inspect(connection).get_columns("idempotency_keys")}:
+                connection.exec_driver_sql("ALTER TABLE idempotency_keys ADD COLUMN owner VARCHAR(300)")
 
     def claim(self, scope: str, fingerprint: str) -> dict[str, Any] | None:
         """Claim the key for this request; None if claimed, else the earlier request's record."""
+        now = datetime.now(timezone.utc)
         try:
             with self.engine.begin() as connection:
                 connection.execute(idempotency.insert().values(
-                    scope=scope, fingerprint=fingerprint, state="pending", created_at=datetime.now(timezone.utc)
+                    scope=scope, fingerprint=fingerprint, state="pending", created_at=now, owner=OWNER,
                 ))  # fmt: skip
             return None
         except IntegrityError:
             with self.engine.connect() as connection:
                 row = connection.execute(idempotency.select().where(idempotency.c.scope == scope)).mappings().first()
-            return dict(row) if row else {"state": "pending", "fingerprint": fingerprint}
+            if row is None:
+                return {"state": "pending", "fingerprint": fingerprint}
+            earlier = dict(row)
+            mine_and_done = earlier["owner"] == OWNER and scope not in self.in_flight  # it timed out here
+            abandoned = earlier["state"] == "pending" and earlier["fingerprint"] == fingerprint and (
+                mine_and_done or _owner_gone(earlier["owner"]) or now - earlier["created_at"] > ABANDONED_AFTER)
+            if abandoned and self._take_over(scope, earlier, now):
+                return None
+            return earlier
+
+    def _take_over(self, scope: str, earlier: dict[str, Any], now: datetime) -> bool:
+        """Claim an abandoned key for this request; False if another repeat took it first."""
+        c = idempotency.c
+        with self.engine.begin() as connection:
+            taken = connection.execute(
+                idempotency.update()
+                .where(c.scope == scope, c.state == "pending", c.created_at == earlier["created_at"])
+                .values(owner=OWNER, created_at=now)
+            )  # fmt: skip
+        return taken.rowcount == 1
 
     def complete(self, scope: str, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         with self.engine.begin() as connection:
@@ -113,6 +184,7 @@ class IdempotencyMiddleware:
         if earlier is not None:
             await self._answer_repeat(earlier, fingerprint, scope, receive, send)
             return
+        scope.setdefault("state", {})["idempotency_slot"] = slot  # for ``derived_id`` in the routes
         await self._run_and_remember(slot, body, scope, send)
 
     async def _read_body(self, receive: Receive) -> bytes | HTTPException:
@@ -136,7 +208,8 @@ class IdempotencyMiddleware:
             detail = "this Idempotency-Key was used with another request"
             response = problem(422, detail, errors=[{"field": "Idempotency-Key", "message": detail}])
         elif earlier["state"] != "done":
-            response = problem(409, "a request with this Idempotency-Key is still being processed")
+            response = problem(409, "a request with this Idempotency-Key is still being processed; try again in a "
+                               "moment", headers={"Retry-After": "2"})  # fmt: skip
         else:
             raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in earlier["headers"]]
             await send({"type": "http.response.start", "status": earlier["status"],
@@ -165,14 +238,19 @@ class IdempotencyMiddleware:
                 parts.append(message.get("body", b""))
             await send(message)
 
+        store = self._store(scope)
+        store.in_flight.add(slot)
         try:
             await self.app(scope, replay_body, capture)
         except BaseException:
             await anyio.to_thread.run_sync(self._store(scope).forget, slot)
             raise
+        finally:
+            store.in_flight.discard(slot)
         status = start.get("status", 500)
         if status >= 500:
-            await anyio.to_thread.run_sync(self._store(scope).forget, slot)
+            if not any(name.lower() == OUTCOME_UNKNOWN for name, _ in start.get("headers", [])):
+                await anyio.to_thread.run_sync(self._store(scope).forget, slot)
             return
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in start.get("headers", [])
                    if n.lower() not in (b"date", b"server")]  # fmt: skip

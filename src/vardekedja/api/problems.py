@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vardekedja.application import PaymentsUnavailableError, WriterClosedError
+from vardekedja.application.command_thread import CommandAbortedError, CommandTimeoutError
 from vardekedja.domain.errors import (
     ConflictError,
     DomainError,
@@ -109,6 +110,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _stripe(_request: Request, error: StripeUnavailableError) -> JSONResponse:
         # Stripe (or its stand-in) refused or was unreachable: what was recorded stays; try again later.
         return problem(503, str(error))
+
+    @app.exception_handler(CommandTimeoutError)
+    async def _timeout(_request: Request, error: CommandTimeoutError) -> JSONResponse:
+        # The command may still be recorded: an Idempotency-Key keeps its claim (see idempotency.py).
+        return problem(503, str(error), headers={"Retry-After": "2", "Vardekedja-Outcome": "unknown"})
+
+    @app.exception_handler(CommandAbortedError)
+    async def _aborted(_request: Request, error: CommandAbortedError) -> JSONResponse:
+        return problem(500, str(error))
 
     @app.exception_handler(WriterClosedError)
     async def _closed(_request: Request, error: WriterClosedError) -> JSONResponse:

@@ -12,6 +12,16 @@ command and adds nothing but a hand-over between threads.
 A round that loses a race with another writer (another server process, or a
 command run outside this thread) records nothing; its commands then run one by
 one as usual, each retried on fresh state.
+
+Nothing a command raises stops the thread: an exception that is not an
+``Exception`` (``SystemExit``, ``KeyboardInterrupt`` raised by a command)
+fails that round's commands, is logged, and the thread goes on. A command
+that hangs holds the thread: callers wait at most ``timeout`` seconds and get
+``CommandTimeoutError`` (503, outcome unknown), and while a round has run
+longer than that the writer refuses new commands at once (``StalledError``,
+503) rather than queueing them behind it; ``health()`` says so for
+``/readyz``. Database waits are bounded by their lock timeouts (10 s), so
+only a bug can hold a round longer.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -30,10 +41,23 @@ from vardekedja.application.rounds import Outcome, RoundsApplication
 log = logging.getLogger(__name__)
 
 ROUND_SIZE = 256
+COMMAND_TIMEOUT = 30.0
 
 
 class WriterClosedError(RuntimeError):
     """The command writer has stopped; nothing more is run."""
+
+
+class StalledError(WriterClosedError):
+    """A round has run longer than the timeout; nothing new is taken until it ends."""
+
+
+class CommandTimeoutError(RuntimeError):
+    """The command did not finish within the timeout; it may still be recorded when it does."""
+
+
+class CommandAbortedError(RuntimeError):
+    """The command raised something that is not an ``Exception``; nothing of its round was recorded."""
 
 
 @dataclass(frozen=True)
@@ -45,9 +69,12 @@ class _Job:
 class CommandWriter:
     """Runs commands in one thread, in rounds; ``run`` from the event loop, ``call`` from any thread."""
 
-    def __init__(self, marketplace: RoundsApplication, *, round_size: int = ROUND_SIZE) -> None:
+    def __init__(self, marketplace: RoundsApplication, *, round_size: int = ROUND_SIZE,
+                 timeout: float = COMMAND_TIMEOUT) -> None:  # fmt: skip
         self.marketplace = marketplace
         self.round_size = round_size
+        self.timeout = timeout
+        self._round_started: float | None = None  # when the round now running began
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
@@ -60,14 +87,41 @@ class CommandWriter:
         with self._lock:
             if self._closed:
                 raise WriterClosedError("the server is shutting down; the command was not run")
+            stalled = self.stalled_for()
+            if stalled is not None:
+                raise StalledError(f"commands are held up by one that has run for {stalled:.0f} s; "
+                                   "the command was not run")  # fmt: skip
             self._queue.put(_Job(command, future))
         return future
 
     async def run(self, command: Callable[[], Any]) -> Outcome:
-        return await asyncio.wrap_future(self.submit(command))
+        future = asyncio.wrap_future(self.submit(command))
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+        except TimeoutError:
+            raise CommandTimeoutError(f"the command did not finish within {self.timeout:.0f} s; it may still be "
+                                      "recorded: look before trying again, or retry with the same "
+                                      "Idempotency-Key") from None  # fmt: skip
 
     def call(self, command: Callable[[], Any]) -> Outcome:
         return self.submit(command).result()
+
+    def stalled_for(self) -> float | None:
+        """Seconds the running round has taken, if more than the timeout; else None."""
+        started = self._round_started
+        if started is None:
+            return None
+        taken = time.monotonic() - started
+        return taken if taken > self.timeout else None
+
+    def health(self) -> str | None:
+        """Why this writer cannot take commands now, or None when it can."""
+        if not self._thread.is_alive():
+            return "the command thread has stopped"
+        stalled = self.stalled_for()
+        if stalled is not None:
+            return f"the command thread is held by a command that has run for {stalled:.0f} s"
+        return None
 
     def close(self, timeout: float = 30.0) -> None:
         """Run what is queued, then stop; later submissions are refused."""
@@ -109,14 +163,19 @@ class CommandWriter:
                     break
                 jobs.append(job)
             live = [job for job in jobs if job.future.set_running_or_notify_cancel()]
+            self._round_started = time.monotonic()
             try:
                 while live:
                     live = self._round(live)
-            except BaseException as error:  # not an Exception (those are answered in _round): stop, answering all
+            except BaseException as error:  # noqa: BLE001 - not an Exception (those are answered in _round)
+                log.critical("a command raised %r; its round recorded nothing and the command thread goes on",
+                             error, exc_info=True)  # fmt: skip
                 for job in jobs:
                     if not job.future.done():
-                        job.future.set_exception(WriterClosedError(f"the command writer stopped: {error!r}"))
-                raise
+                        job.future.set_exception(CommandAbortedError(
+                            f"the command was aborted ({type(error).__name__}); nothing of it was recorded"))
+            finally:
+                self._round_started = None
             if stopping:
                 return
 

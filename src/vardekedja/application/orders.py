@@ -19,8 +19,18 @@ class OrderCommands(MarketplaceBase):
 
     @retrying
     def place_order(
-        self, buyer_id: UUID, delivery_site: DeliverySite, install: bool, lines: list[LineRequest]
+        self, buyer_id: UUID, delivery_site: DeliverySite, install: bool, lines: list[LineRequest],
+        order_id: UUID | None = None,
     ) -> Recorded:
+        """Place an order; with ``order_id``, under that id, or answer the order already placed under it."""
+        if order_id is not None:
+            try:
+                existing = self.order(order_id)
+            except NotFoundError:
+                existing = None
+            if existing is not None:
+                existing.check_buyer(buyer_id)
+                return Recorded(existing.id, self.position)
         delivery_site.check()  # invalid input is refused first, as before anything is loaded
         self._member(buyer_id, Role.BUYER)
         designs: list[tuple[LineRequest, Design | None]] = []
@@ -36,6 +46,7 @@ class OrderCommands(MarketplaceBase):
             lines=designs,
             directory=self.listed(),
             platform_fee_rate=self.platform_fee_rate,
+            order_id=order_id,
         )
         return self._commit(order.id, order)
 

@@ -113,6 +113,7 @@ class Order(Aggregate):
         lines: list[tuple[LineRequest, Design | None]],
         directory: Directory,
         platform_fee_rate: Fraction,
+        order_id: UUID | None = None,
     ) -> Order:
         """Price and freeze the lines; refuse the order naming the first line that cannot be made.
 
@@ -177,14 +178,13 @@ class Order(Aggregate):
                     unit_platform_fee_ore=price.unit_platform_fee_ore,
                 ).to_dict()
             )
-        return cls(
-            buyer_id=buyer_id,
-            delivery_site=delivery_site.to_dict(),
-            install=install,
-            area_company_id=area_company_id,
-            platform_fee_rate=str(platform_fee_rate),
-            lines=frozen,
-        )
+        placed: dict[str, Any] = {
+            "buyer_id": buyer_id, "delivery_site": delivery_site.to_dict(), "install": install,
+            "area_company_id": area_company_id, "platform_fee_rate": str(platform_fee_rate), "lines": frozen,
+        }  # fmt: skip
+        if order_id is not None:  # chosen by the caller, so that a retry finds the order it already placed
+            return cls._create(cls.Placed, id=order_id, **placed)
+        return cls(**placed)
 
     @event(Placed)
     def __init__(

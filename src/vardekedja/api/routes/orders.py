@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.engine import Connection
 
 from vardekedja.api.deps import (
@@ -18,6 +18,7 @@ from vardekedja.api.deps import (
     RuntimeDep,
     ViewsDep,
     command_answered,
+    idempotent_id,
     recorded,
     seen_by,
 )
@@ -44,12 +45,17 @@ def _order(app: Marketplace, order_id: UUID) -> OrderOut:
 
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut, responses=SHUTTING_DOWN)
-async def place_order(body: OrderIn, caller: BuyerDep, runtime: RuntimeDep, response: Response) -> OrderOut:
-    """Place an order: prices, VAT and totals are frozen now."""
-    site, lines = body.delivery_site.site(), body.line_requests()
+async def place_order(body: OrderIn, caller: BuyerDep, runtime: RuntimeDep, request: Request,
+                      response: Response) -> OrderOut:  # fmt: skip
+    """Place an order: prices, VAT and totals are frozen now.
+
+    With an Idempotency-Key the order's id comes from the key, so a retry after a
+    crash or a timeout answers with the order already placed instead of a second one."""
+    site, lines, order_id = body.delivery_site.site(), body.line_requests(), idempotent_id(request)
 
     return await command_answered(
-        runtime, response, lambda app: app.place_order(caller.organisation_id, site, body.install, lines), _order
+        runtime, response, lambda app: app.place_order(caller.organisation_id, site, body.install, lines, order_id),
+        _order,
     )
 
 
