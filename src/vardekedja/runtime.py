@@ -18,6 +18,7 @@ from vardekedja.application import CommandWriter, Marketplace, PaymentGateway
 from vardekedja.audit.chain import AuditChain
 from vardekedja.audit.keys import ensure_signing_key, load_signing_key
 from vardekedja.audit.log import AuditedLog
+from vardekedja.personal_data import PersonalData
 from vardekedja.projections import all_projections
 from vardekedja.projections.base import KeptAnswers, Projection, View
 from vardekedja.projections.care import CareView
@@ -83,8 +84,10 @@ class Runtime:
         self._following = False  # this process's projector holds the lock and applies every change
         self.chain = AuditChain(load_signing_key(key_path))
         with _schema_lock(settings):
+            self.personal_data = PersonalData.for_settings(settings)
             self.marketplace = Marketplace(
-                settings.event_store_env(), platform_fee_rate=settings.fee_rate, payments=payments
+                settings.event_store_env(), platform_fee_rate=settings.fee_rate, payments=payments,
+                personal_data=self.personal_data,
             )
             self.database = ViewDatabase(settings)
             self.database.create(self.views_list)
@@ -219,4 +222,5 @@ class Runtime:
         for thread in self._threads:
             thread.join(timeout=10)
         self.database.dispose()
+        self.personal_data.dispose()
         self.marketplace.close()

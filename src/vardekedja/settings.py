@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     database_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     operator_key: SecretStr | None = None
     platform_fee_rate: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
+    public_base_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="Where people reach this server, e.g. https://marknad.example.se; links the API hands out "
+        "(the checkout's payment_url) start with it. Unset: the address the request came to.",
+    )
     embedded_projector: bool = Field(
         default=True, description="Run the projector inside the server; false when `vardekedja project` runs it"
     )
@@ -77,6 +82,11 @@ class Settings(BaseSettings):
         if scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
             raise ValueError("VARDEKEDJA_DATABASE_URL must be a postgresql:// URL (unset it for SQLite)")
         return value
+
+    def public_url(self, path: str, request_base: str) -> str:
+        """An absolute URL for ``path`` (starting with "/"): under the public base URL, else the request's own."""
+        base = self.public_base_url or request_base
+        return base.rstrip("/") + path
 
     @property
     def fee_rate(self) -> Fraction:

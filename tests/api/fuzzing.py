@@ -33,6 +33,7 @@ from schemathesis.engine import Status, events
 from schemathesis.python import asgi
 
 from vardekedja.api import create_app
+from vardekedja.api.sessions import COOKIE, SessionStore
 from vardekedja.application import PaymentIntent
 from vardekedja.demo import seed
 from vardekedja.runtime import Runtime
@@ -69,8 +70,11 @@ ID_PARAMETERS = {
     "order_id": "vardekedja:Order.",
     "production_order_id": "vardekedja:ProductionOrder.",
     "delivery_id": "vardekedja:Delivery.",
+    "person_id": "vardekedja:Person.",
     "stream_id": "vardekedja:",
 }
+# A role followed by this calls as a person of that role's organisation, signed in (cookie and CSRF header).
+PERSON = " (person)"
 
 
 class OfflineStripe(StripeGateway):
@@ -102,6 +106,7 @@ class World:
     runtime: Runtime
     keys: dict[str, str]
     ids: dict[str, list[str]] = field(default_factory=dict)
+    sessions: dict[str, dict[str, str]] = field(default_factory=dict)  # a person's role -> their headers
 
     def close(self) -> None:
         self.runtime.close()
@@ -113,12 +118,28 @@ def seed_world(data_dir: Path, operator_key: str) -> World:
                       payments=OfflineStripe())  # fmt: skip
     demo = seed(runtime.marketplace)
     keys = {"operator": operator_key, **{role: demo.keys[name] for role, name in ACTORS.items()}}
+    sessions = _people(runtime, ACTORS["buyer"])
     found: dict[str, set[str]] = defaultdict(set)
     for notification in runtime.marketplace.recorder.select_notifications(1, 100_000):
         for name, prefix in ID_PARAMETERS.items():
             if notification.topic.startswith(prefix):
                 found[name].add(str(notification.originator_id))
-    return World(runtime=runtime, keys=keys, ids={name: sorted(ids) for name, ids in found.items()})
+    return World(runtime=runtime, keys=keys, ids={name: sorted(ids) for name, ids in found.items()},
+                 sessions=sessions)  # fmt: skip
+
+
+def _people(runtime: Runtime, organisation_name: str) -> dict[str, dict[str, str]]:
+    """Members of the organisation (one joined and signed in, one invited); the signed-in one's headers."""
+    app = runtime.marketplace
+    organisation = next(o for o in map(app.organisation, app.directory().listings) if o.name == organisation_name)
+    joined = app.invite_person(organisation.id, name="Amira Hassan", email="amira@example.se", language="sv")
+    app.join_person(joined.person_id, token=joined.token, password_hash="not checked by these tests")
+    app.invite_person(organisation.id, name="Bo Ek", email="bo@example.se", language="en")
+    store = SessionStore.for_settings(runtime.settings)
+    token, session = store.start(person_id=joined.person_id, organisation_id=organisation.id,
+                                 role=organisation.role, organisation_name=organisation.name)  # fmt: skip
+    store.dispose()
+    return {"buyer" + PERSON: {"Cookie": f"{COOKIE}={token}", "X-CSRF-Token": session.csrf_token}}
 
 
 def config(*, max_examples: int, phases: tuple[str, ...], max_time: int | None = None) -> schemathesis.Config:
@@ -144,7 +165,7 @@ def build_schema(world: World, role: str, settings: schemathesis.Config, *, tags
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=settings)
     if tags:
         schema = schema.include(tag=list(tags))
-    schema.config.headers = {"Authorization": f"Bearer {world.keys[role]}"}
+    schema.config.headers = world.sessions.get(role) or {"Authorization": f"Bearer {world.keys[role]}"}
 
     @schema.hook
     def flatmap_path_parameters(_context: Any, parameters: dict[str, Any] | None) -> st.SearchStrategy[Any]:

@@ -10,6 +10,11 @@ Conventions checked in every case: 401 for no key or a bad one, 403 for the
 wrong role, 404 for another party's resource, a problem document for every
 error, nothing written by a refused request, and ``Vardekedja-Position`` equal
 to the event store's head on every successful command.
+
+People signed in call with their session cookie (and the CSRF header on
+writes) and act with their organisation's role: each role's row is checked for
+a person of that role too ("designer (person)"), with the same answers as its
+API key; an ended session gets 401 like a bad key.
 """
 
 from __future__ import annotations
@@ -44,18 +49,22 @@ from tests.api.support import (
 )
 from tests.chain import BENCH, window
 from vardekedja.api import create_app
+from vardekedja.api.sessions import COOKIE
 from vardekedja.application import PaymentIntent
 from vardekedja.domain.asset import asset_id
 from vardekedja.domain.delivery import delivery_id
 from vardekedja.domain.maintenance import ServiceCode
 from vardekedja.domain.order import DeliverySite, LineRequest
+from vardekedja.domain.organisation import Role
 from vardekedja.domain.production import production_order_id
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 from vardekedja.stripe_gateway import StripeGateway
 
 ROLES = ("operator", "designer", "workshop", "buyer", "area_company", "auditor")
-STRANGERS = ("anonymous", "bad_key")
+PERSON = " (person)"
+PEOPLE = tuple(role + PERSON for role in ROLES)
+STRANGERS = ("anonymous", "bad_key", "ended_session")
 BAD_KEY = "vk_0123456789abcdef_" + "x" * 43
 WEBHOOK_SECRET = "whsec_authorisation_table"
 WEBHOOK = "/v1/payments/stripe/webhook"
@@ -110,6 +119,7 @@ class World:
     api: Api
     parties: dict[str, list[Party]]
     designs: dict[UUID, UUID] = field(default_factory=dict)  # designer id -> a published design of theirs
+    sessions: dict[str, dict[str, str]] = field(default_factory=dict)  # caller -> the headers of its session
 
     @property
     def marketplace(self) -> Any:
@@ -158,8 +168,26 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         world = World(api, parties)
         for designer in parties["designer"]:
             world.designs[designer.id] = published_design(world, designer)
+        for role in ROLES:
+            world.sessions[role + PERSON] = signed_in(world, world.caller(role))
+        world.sessions["ended_session"] = signed_in(world, world.caller("buyer"))
+        client.app.state.sessions.end(world.sessions["ended_session"]["Cookie"].split("=", 1)[1])
         yield world
     runtime.close()
+
+
+def signed_in(world: World, party: Party) -> dict[str, str]:
+    """A member of the party who joined and signed in: the headers their browser sends (cookie, CSRF token)."""
+    marketplace = world.marketplace
+    invitation = marketplace.invite_person(party.id, name=f"Member of {party.name}",
+                                           email=f"{uuid.uuid4().hex[:12]}@example.se", language="en")  # fmt: skip
+    marketplace.join_person(invitation.person_id, token=invitation.token, password_hash="argon2-not-checked-here")
+    token, session = world.api.client.app.state.sessions.start(  # type: ignore[attr-defined]
+        person_id=invitation.person_id, organisation_id=party.id, role=Role(party.role),
+        organisation_name=party.name,
+    )  # fmt: skip
+    world.api.caught_up()
+    return {"Cookie": f"{COOKIE}={token}", "X-CSRF-Token": session.csrf_token}
 
 
 # Targets, made through the application in the state each route needs.
@@ -248,6 +276,19 @@ def t_api_key(world: World, who: Who) -> Target:
     owner = who("self")
     issued = world.marketplace.issue_api_key(owner.id)
     return Target(path={"organisation_id": owner.id, "key_id": issued.key_id})
+
+
+def t_new_person(world: World, who: Who) -> Target:
+    return Target(path={"organisation_id": who("self").id},
+                  body={"name": "Ny Medlem", "email": f"{uuid.uuid4().hex[:12]}@example.se", "language": "sv"})
+
+
+def t_person(world: World, who: Who) -> Target:
+    owner = who("self")
+    invitation = world.marketplace.invite_person(owner.id, name="Medlem", email=f"{uuid.uuid4().hex[:12]}@example.se",
+                                                 language="sv")  # fmt: skip
+    return Target(path={"organisation_id": owner.id, "person_id": invitation.person_id},
+                  listed=("id", str(invitation.person_id)))  # fmt: skip
 
 
 def t_new_design(world: World, who: Who) -> Target:
@@ -350,7 +391,12 @@ class Route:
     expect: dict[str, Expectation]
 
     def expected(self, caller: str) -> Expectation:
-        return self.expect.get(caller, 401 if caller in STRANGERS else 403)
+        """A person is answered as their organisation's role is (unless the table says otherwise)."""
+        if caller in self.expect:
+            return self.expect[caller]
+        if caller.endswith(PERSON):
+            return self.expected(caller.removesuffix(PERSON))
+        return 401 if caller in STRANGERS else 403
 
 
 def everyone(answer: Expectation, *, strangers: Expectation | None = None) -> dict[str, Expectation]:
@@ -373,6 +419,17 @@ TABLE: dict[tuple[str, str, str], Route] = {
         t_organisation, {**everyone((201, 404)), "operator": (201, 201), "auditor": (403, 403)}),
     ("DELETE", "/v1/organisations/{organisation_id}/api-keys/{key_id}", ""): Route(
         t_api_key, {**everyone((204, 404)), "operator": (204, 204), "auditor": (403, 403)}),
+    # People: the operator, or the organisation itself (members see and invite each other; an auditor writes
+    # nothing). What is held about a person goes to the operator and to that person only (see test_people.py);
+    # erasing is the operator's.
+    ("POST", "/v1/organisations/{organisation_id}/people", ""): Route(
+        t_new_person, {**everyone((201, 404)), "operator": (201, 201), "auditor": (403, 403)}),
+    ("GET", "/v1/organisations/{organisation_id}/people", ""): Route(
+        t_person, {**everyone((SEEN, 404)), "operator": (SEEN, SEEN)}),
+    ("DELETE", "/v1/organisations/{organisation_id}/people/{person_id}", ""): Route(
+        t_person, {**everyone((204, 404)), "operator": (204, 204), "auditor": (403, 403)}),
+    ("GET", "/v1/people/{person_id}/data", ""): Route(t_person, {**everyone(404), "operator": (200, 200)}),
+    ("POST", "/v1/people/{person_id}/erase", ""): Route(t_person, {"operator": (200, 200)}),
     # Designs: changed by their designer only; a draft is the designer's alone, a published design everyone's.
     ("POST", "/v1/designs", ""): Route(t_new_design, {"designer": 201}),
     ("PUT", "/v1/designs/{design_id}", ""): Route(t_draft, {"designer": (200, 404)}),
@@ -482,7 +539,7 @@ def cases() -> Iterator[Case]:
         variants = [key for key in TABLE if key[:2] == (method, path)] or [(method, path, "missing")]
         for key in variants:
             route = TABLE.get(key)
-            for caller in (*ROLES, *STRANGERS):
+            for caller in (*ROLES, *PEOPLE, *STRANGERS):
                 answer = route.expected(caller) if route else "no entry in the table"
                 if isinstance(answer, tuple):
                     yield Case(method, path, key[2], caller, "own", answer[0])
@@ -504,20 +561,23 @@ def test_an_auditor_can_write_nothing() -> None:
     assert {key[:2] for key in writes} == {route for route in app_routes() if route[0] != "GET" and route[1] != WEBHOOK}
     for key in writes:
         assert TABLE[key].expected("auditor") in (403, (403, 403)), key
+        assert TABLE[key].expected("auditor" + PERSON) in (403, (403, 403)), key
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_each_caller_gets_the_answer_the_table_gives(world: World, case: Case) -> None:
     assert case.variant != "missing", f"{case.method} {case.path} has no entry in TABLE: add one"
     route = TABLE[(case.method, case.path, case.variant)]
-    target = route.make(world, picker(world, case.caller if case.caller in ROLES else None, case.side))
+    role = case.caller.removesuffix(PERSON)
+    target = route.make(world, picker(world, role if role in ROLES else None, case.side))
     world.api.caught_up()
     key = {"anonymous": None, "bad_key": BAD_KEY}.get(case.caller, world.caller(case.caller).key
                                                      if case.caller in ROLES else None)  # fmt: skip
+    headers = {**target.headers, **world.sessions.get(case.caller, {})}
     before = world.marketplace.position
 
     response = world.api.request(case.method, case.path.format(**target.path), key, json=target.body,
-                                 params=target.query, headers=target.headers, content=target.content)  # fmt: skip
+                                 params=target.query, headers=headers, content=target.content)  # fmt: skip
 
     status = 200 if case.expected in (SEEN, UNSEEN) else case.expected
     assert response.status_code == status, response.text

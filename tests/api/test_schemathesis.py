@@ -24,8 +24,9 @@ EXAMPLES_PER_OPERATION = 5
 PHASES = ("examples", "coverage", "fuzzing")
 
 OWN_BUSINESS = [
-    pytest.param("operator", ("organisations", "audit", "payouts", "operations"), id="operator"),
+    pytest.param("operator", ("organisations", "people", "audit", "payouts", "operations"), id="operator"),
     pytest.param("buyer", ("orders", "payments"), id="buyer"),
+    pytest.param("buyer (person)", ("people", "orders"), id="buyer-person"),
     pytest.param("designer", ("designs",), id="designer"),
     pytest.param("workshop", ("production", "deliveries"), id="workshop"),
 ]

@@ -26,18 +26,21 @@ MAY_IMPORT: dict[str, set[str]] = {
     "domain": set(),  # and the standard library and eventsourcing.domain only: see test_domain_purity.py
     "settings": set(),
     "storage": {"settings"},
-    "application": {"domain"},
+    "personal_data": {"storage", "settings"},
+    "application": {"domain", "personal_data"},
     "projections": {"domain", "storage", "settings"},
     "audit": {"domain", "projections", "storage", "settings"},
     "stripe_gateway": {"application"},
     "local_connect": set(),
     "local_stripe": {"local_connect"},
-    "runtime": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway"},
-    "api": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "runtime"},
+    "runtime": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway",
+                "personal_data"},
+    "api": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "runtime",
+            "personal_data"},
     "demo": {"domain", "application"},
     "cli_projections": {"projections", "runtime"},
     "cli": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "runtime",
-            "api", "demo", "local_stripe", "local_connect", "cli_projections"},
+            "api", "demo", "local_stripe", "local_connect", "cli_projections", "personal_data"},
 }  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from vardekedja.domain.errors import ForbiddenError, RuleViolationError
 from vardekedja.domain.order import LineRequest, Order, OrderStatus
 from vardekedja.domain.organisation import Role
 from vardekedja.domain.production import production_order_id
+from vardekedja.personal_data import is_sealed
 
 MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
@@ -111,7 +112,9 @@ def history(app: Marketplace) -> list[tuple[Any, ...]]:
     found = []
     for notification in app.recorder.select_notifications(start=1, limit=100_000):
         event = app.mapper.to_domain_event(notification)
-        state = {k: v for k, v in vars(event).items() if k not in ("timestamp", "key_id", "key_hash")}
+        # Sealed personal data differs from store to store (each has its own keys and nonces): compare it opened.
+        state = {k: ("sealed", app.personal_data.open(v)) if is_sealed(v) else v
+                 for k, v in vars(event).items() if k not in ("timestamp", "key_id", "key_hash")}  # fmt: skip
         found.append((notification.id, notification.topic, _canonical(state, ids)))
     return found
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vardekedja import __version__
+from vardekedja.api import sign_in
 from vardekedja.api.deps import RuntimeDep
 from vardekedja.api.fault_reports import ClientLimits
 from vardekedja.api.idempotency import IdempotencyMiddleware, IdempotencyStore
@@ -32,8 +33,10 @@ from vardekedja.api.routes import (
     organisations,
     payments,
     payouts,
+    people,
     production,
 )
+from vardekedja.api.sessions import SessionStore
 from vardekedja.projections import faults
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
@@ -47,7 +50,8 @@ DESCRIPTION = """\
 The Värdekedja marketplace: designers publish furniture for public meeting places, local workshops make it,
 area companies install it, housing companies buy it, and auditors check where every krona went.
 
-Authenticate with `Authorization: Bearer <API key>`. Errors are `application/problem+json`. Every POST takes
+Authenticate with `Authorization: Bearer <API key>`, or as a person signed in at `/login` with the session
+cookie (and the session's `X-CSRF-Token` header on every write). Errors are `application/problem+json`. Every POST takes
 an `Idempotency-Key`; every command answers with `Vardekedja-Position`, and a GET that sends
 `Vardekedja-Min-Position` waits (up to 2 s) until the views have caught up with it.
 """
@@ -86,6 +90,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         keep_in_memory(current)
         holder["runtime"] = app.state.runtime = current
         app.state.idempotency = IdempotencyStore(_idempotency_engine(settings))
+        app.state.sessions = SessionStore.for_settings(settings)
         if settings.operator_key is not None:
             current.marketplace.ensure_operator(
                 name="Värdekedja operator", org_number="559900-0006", municipality="Stockholm",
@@ -105,6 +110,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             yield
         finally:
             app.state.idempotency.engine.dispose()
+            app.state.sessions.dispose()
             if owned:
                 current.close()
             else:
@@ -116,8 +122,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_problem_handlers(app)
 
     # Each router straight on the app: every level of inclusion is another round of route matching per request.
-    for module, responses in [(organisations, WRITE), (designs, WRITE), (orders, WRITE), (production, WRITE),
-                              (deliveries, WRITE), (payouts, READ)]:  # fmt: skip
+    for module, responses in [(organisations, WRITE), (people, WRITE), (designs, WRITE), (orders, WRITE),
+                              (production, WRITE), (deliveries, WRITE), (payouts, READ)]:  # fmt: skip
         app.include_router(module.router, prefix="/v1", responses=responses)
     app.include_router(payments.router, prefix="/v1", responses=_problems(400, 401, 403, 404, 409, 413, 422, 503))
     app.include_router(audit.router, prefix="/v1", responses=READ)
@@ -128,6 +134,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(open311.router)
     app.include_router(asset_page.router)
     app.state.client_limits = ClientLimits(settings.report_rate_limit, settings.public_read_rate_limit)
+    app.include_router(sign_in.router)
     _operations(app)
 
     app.add_middleware(PageCacheMiddleware)

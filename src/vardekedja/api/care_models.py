@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from vardekedja.api.schemas import Amount, Body, Count, Text
 from vardekedja.domain.asset import Asset
 from vardekedja.domain.maintenance import MAX_HOURS, MAX_MATERIALS_ORE, MaintenanceOrder, is_overdue
+from vardekedja.personal_data import PersonalData
 
 
 class SiteOut(BaseModel):
@@ -105,6 +106,10 @@ class MaintenanceOrderOut(BaseModel):
             overdue=is_overdue(order.status.value, order.expected_by, now), hours_worked=order.hours_worked,
             materials_ore=order.materials_ore, notes=order.notes, reason=order.reason,
         )  # fmt: skip
+
+    def opened(self, vault: PersonalData) -> MaintenanceOrderOut:
+        """With the notes opened (stored sealed: they may name people); None once erased."""
+        return self.model_copy(update={"notes": vault.open(self.notes)})
 
 
 class ResolveIn(Body):

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from vardekedja.api.idempotency import derived_id
 from vardekedja.api.memo import keys
 from vardekedja.api.problems import PROBLEM_JSON, ApiError, Problem
+from vardekedja.api.sessions import COOKIE as SESSION_COOKIE
 from vardekedja.application import Marketplace, Recorded, hash_api_key, split_api_key
 from vardekedja.domain.organisation import Role
 from vardekedja.projections import faults
@@ -51,6 +52,7 @@ class Caller:
     organisation_id: UUID
     role: Role
     name: str
+    person_id: UUID | None = None  # set when a signed-in person calls (see api/sessions.py)
 
     def is_(self, *roles: Role) -> bool:
         return self.role in roles
@@ -121,8 +123,10 @@ def _lookup_waiting(runtime: Runtime, key_id: str, presented: str) -> Caller | N
 class ApiKey(HTTPBearer):
     """Authentication and the role check as one dependency (each dependency costs a request time).
 
-    The caller behind the bearer key, compared in constant time against the
-    stored hash: found in memory when kept there (no thread hand-over, no
+    A request without an ``Authorization`` header may instead carry a signed-in
+    person's session cookie (api/sessions.py), with the CSRF token on writes;
+    the person acts with their organisation's role. Otherwise: the caller behind
+    the bearer key, compared in constant time against the stored hash: found in memory when kept there (no thread hand-over, no
     query), else in the views on a worker thread. Then only the given roles
     are admitted (403 for the others). Documented as the HTTP bearer scheme.
     """
@@ -132,7 +136,12 @@ class ApiKey(HTTPBearer):
         self.roles = roles or tuple(Role)
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
-        caller = await authenticate(request.app.state.runtime, request.headers.get("authorization"))
+        authorization = request.headers.get("authorization")
+        if authorization is None and SESSION_COOKIE in request.cookies:
+            session = await request.app.state.sessions.signed_in(request)  # 401, or 403 without the CSRF token
+            caller = Caller(session.organisation_id, session.role, session.organisation_name, session.person_id)
+        else:
+            caller = await authenticate(request.app.state.runtime, authorization)
         if caller.role not in self.roles:
             allowed = " or ".join(r.value for r in self.roles)
             raise ApiError(403, f"only a {allowed} may do this; you are a {caller.role.value}")

@@ -32,9 +32,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vardekedja.api.problems import problem
+from vardekedja.api.sessions import COOKIE as SESSION_COOKIE
 from vardekedja.storage.types import UtcDateTime
 
 HEADER = b"idempotency-key"
@@ -140,6 +142,15 @@ class IdempotencyStore:
             connection.execute(idempotency.delete().where(idempotency.c.scope == scope))
 
 
+def _credentials(headers: dict[bytes, bytes]) -> bytes:
+    """What the caller authenticates with: the API key, else the session cookie (each person's keys are their own)."""
+    authorization = headers.get(b"authorization")
+    if authorization is not None:
+        return authorization
+    session = cookie_parser(headers.get(b"cookie", b"").decode("latin-1")).get(SESSION_COOKIE, "")
+    return b"session:" + session.encode("latin-1") if session else b""
+
+
 class IdempotencyMiddleware:
     """Pure ASGI, so it sees the exact bytes of the request and of the response."""
 
@@ -175,7 +186,7 @@ class IdempotencyMiddleware:
                 await problem(422, "the request body could not be read as JSON",
                               errors=[{"field": "body", "message": detail}])(scope, receive, send)  # fmt: skip
             return
-        caller = hashlib.sha256(headers.get(b"authorization", b"")).hexdigest()
+        caller = hashlib.sha256(_credentials(headers)).hexdigest()
         slot = hashlib.sha256(caller.encode() + b"\n" + key).hexdigest()
         fingerprint = hashlib.sha256(
             b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])

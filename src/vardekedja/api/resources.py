@@ -18,6 +18,7 @@ from vardekedja.domain.money import price_line
 from vardekedja.domain.order import Order, OrderStatus
 from vardekedja.domain.organisation import Organisation
 from vardekedja.domain.production import ProductionOrder, production_order_id
+from vardekedja.personal_data import PersonalData
 
 T = TypeVar("T")
 
@@ -280,6 +281,10 @@ class ProductionOrderOut(BaseModel):
     def from_row(cls, row: dict[str, Any]) -> ProductionOrderOut:
         return cls(**{name: row[name] for name in cls.model_fields})
 
+    def opened(self, vault: PersonalData) -> ProductionOrderOut:
+        """With the notes opened (stored sealed: they may name people); None once erased."""
+        return self.model_copy(update={"notes": vault.open(self.notes)})
+
 
 class DeliveryOut(BaseModel):
     id: UUID
@@ -308,6 +313,10 @@ class DeliveryOut(BaseModel):
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> DeliveryOut:
         return cls(**{name: row[name] for name in cls.model_fields})
+
+    def opened(self, vault: PersonalData) -> DeliveryOut:
+        """With ``received_by`` opened (stored sealed: it names a person); None once erased."""
+        return self.model_copy(update={"received_by": vault.open(self.received_by)})
 
 
 class PayoutOut(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from fractions import Fraction
 from typing import ClassVar, TypeVar, cast
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
@@ -20,6 +20,7 @@ from vardekedja.domain.order import Order
 from vardekedja.domain.organisation import Organisation, Role
 from vardekedja.domain.payout import Payout, payout_id
 from vardekedja.domain.production import ProductionOrder
+from vardekedja.personal_data import PersonalData
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -35,12 +36,23 @@ class MarketplaceBase(RoundsApplication):
         *,
         platform_fee_rate: Fraction = Fraction(10, 100),
         payments: PaymentGateway | None = None,
+        personal_data: PersonalData | None = None,
     ) -> None:
         super().__init__(env)
         self.platform_fee_rate = platform_fee_rate
         self.payments = payments
         self._listed: Directory | None = None  # see ``listed``
         self._listed_lock = threading.Lock()
+        # Personal data reaches events only sealed under its subject's key (personal_data.py).
+        self.personal_data = personal_data if personal_data is not None else PersonalData.in_memory()
+
+    def seal_text(self, field: str, record_id: UUID, text: str) -> str:
+        """Free text that may name people (notes, who received a delivery), sealed under a data subject of its
+        own, derived from the record and the field so that it can be erased by them. Blank text stays as it
+        is, so that the domain can refuse it."""
+        if not text.strip():
+            return text
+        return self.personal_data.seal(uuid5(record_id, field), text.strip())
 
     def _get(self, kind: type[A], aggregate_id: UUID) -> A:
         try:

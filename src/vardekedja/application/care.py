@@ -92,7 +92,7 @@ class CareCommands(MarketplaceBase):
     def resolve_maintenance(self, area_company_id: UUID, maintenance_order_id: UUID, hours_worked: float,
                             materials_ore: int, notes: str) -> Recorded:  # fmt: skip
         order = self.maintenance_order(maintenance_order_id)
-        order.resolve(area_company_id, hours_worked, materials_ore, notes)
+        order.resolve(area_company_id, hours_worked, materials_ore, self.seal_text("notes", order.id, notes))
         return self._commit(order.id, order)
 
     @retrying

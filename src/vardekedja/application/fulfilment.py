@@ -35,7 +35,7 @@ class FulfilmentCommands(MarketplaceBase):
     def complete_production(self, workshop_id: UUID, production_id: UUID, hours_worked: float, notes: str) -> Recorded:
         """Complete the work and open its delivery in the same transaction."""
         production = self.production_order(production_id)
-        production.complete(workshop_id, hours_worked, notes)
+        production.complete(workshop_id, hours_worked, self.seal_text("notes", production.id, notes))
         order = self.order(production.order_id)
         delivery = Delivery(
             order_id=order.id,
@@ -77,7 +77,7 @@ class FulfilmentCommands(MarketplaceBase):
     def deliver(self, workshop_id: UUID, delivery_id_: UUID, received_by: str) -> Recorded:
         """Delivered: the designer and workshop are owed, the order line is settled, each piece becomes an asset."""
         delivery = self.delivery(delivery_id_)
-        delivery.deliver(workshop_id, received_by)
+        delivery.deliver(workshop_id, self.seal_text("received_by", delivery.id, received_by))
         order = self.order(delivery.order_id)
         order.note_line_delivered(delivery.line_no)
         payouts = payouts_on_delivery(order, delivery.line_no, delivery.workshop_id)

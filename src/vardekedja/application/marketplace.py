@@ -23,9 +23,11 @@ from vardekedja.application.designs import DesignCommands
 from vardekedja.application.fulfilment import FulfilmentCommands
 from vardekedja.application.orders import OrderCommands
 from vardekedja.application.organisations import OrganisationCommands
+from vardekedja.application.people import PeopleCommands
 
 
-class Marketplace(OrganisationCommands, DesignCommands, OrderCommands, FulfilmentCommands, CareCommands):
+class Marketplace(OrganisationCommands, PeopleCommands, DesignCommands, OrderCommands, FulfilmentCommands,
+                  CareCommands):
     """Commands of the whole chain; each returns what it recorded and where."""
 
     name = "Marketplace"

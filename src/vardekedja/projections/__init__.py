@@ -13,6 +13,7 @@ from vardekedja.projections.deliveries import DeliveriesProjection
 from vardekedja.projections.orders import OrdersProjection
 from vardekedja.projections.organisations import OrganisationsProjection
 from vardekedja.projections.payouts import PayoutsProjection
+from vardekedja.projections.people import PeopleProjection
 from vardekedja.projections.production import ProductionProjection
 
 PROJECTIONS: dict[str, type[Projection]] = {
@@ -25,6 +26,7 @@ PROJECTIONS: dict[str, type[Projection]] = {
         DeliveriesProjection,
         PayoutsProjection,
         CareProjection,
+        PeopleProjection,
     )
 }
 

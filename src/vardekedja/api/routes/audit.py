@@ -18,6 +18,7 @@ from vardekedja.audit.encoding import event_time
 from vardekedja.audit.keys import public_key_text
 from vardekedja.audit.log import verify_store
 from vardekedja.audit.replay import aggregate_state
+from vardekedja.personal_data import PersonalData, is_sealed, sealed_subject
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 public = APIRouter(prefix="/audit", tags=["audit"])
@@ -64,6 +65,25 @@ class PublicKeyOut(BaseModel):
     public_key: str
 
 
+ERASED = "(erased)"
+
+
+def erasures_shown(value: Any, vault: PersonalData) -> Any:
+    """The state with each sealed value whose subject was erased shown as ``(erased)``.
+
+    Sealed values stay sealed otherwise: the audit log shows what is stored, and
+    reading someone's personal data is for the operator and that person alone.
+    """
+    if isinstance(value, dict):
+        return {key: erasures_shown(item, vault) for key, item in value.items()}
+    if isinstance(value, list):
+        return [erasures_shown(item, vault) for item in value]
+    if is_sealed(value):
+        subject = sealed_subject(value)
+        return ERASED if subject is None or vault.erased(subject) else value
+    return value
+
+
 @router.get("/events", response_model=AuditEventPage)
 def events(caller: OverseerDep, runtime: RuntimeDep,
            after: Annotated[int, Query(ge=0, le=2**62, description="Events after this position")] = 0,
@@ -105,7 +125,8 @@ def stream(stream_id: UUID, caller: OverseerDep, runtime: RuntimeDep,
     version = items[-1].version if items else None
     state = None
     if version is not None:
-        state = aggregate_state(runtime.marketplace.repository.get(stream_id, version=version))
+        state = erasures_shown(aggregate_state(runtime.marketplace.repository.get(stream_id, version=version)),
+                               runtime.personal_data)  # fmt: skip
     return StreamOut(stream_id=stream_id, as_of=as_of, version=version, events=items, state=state)
 
 

@@ -48,7 +48,9 @@ async def list_deliveries(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDe
 
     def read(views: Connection) -> Page[DeliveryOut]:
         page = runtime.view(DeliveriesView).list(views, party_id=_party(caller), status=status, limit=limit, cursor=cursor)
-        return Page(items=[DeliveryOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
+        vault = runtime.personal_data
+        return Page(items=[DeliveryOut.from_row(row).opened(vault) for row in page.items],
+                    next_cursor=page.next_cursor)  # fmt: skip
 
     return await reads.read(read)
 
@@ -62,13 +64,13 @@ async def get_delivery(delivery_id: UUID, caller: CallerDep, reads: ViewsDep, ru
         row = runtime.view(DeliveriesView).delivery(views, delivery_id)
         if row is None or (party is not None and party not in (row["workshop_id"], row["area_company_id"], row["buyer_id"])):
             raise ApiError(404, f"no delivery {delivery_id}")
-        return DeliveryOut.from_row(row)
+        return DeliveryOut.from_row(row).opened(runtime.personal_data)
 
     return await reads.read(read)
 
 
 def _delivery(app: Marketplace, delivery_id: UUID) -> DeliveryOut:
-    return DeliveryOut.from_aggregate(app.delivery(delivery_id))
+    return DeliveryOut.from_aggregate(app.delivery(delivery_id)).opened(app.personal_data)
 
 
 async def _answer(runtime: Runtime, response: Response, run: Callable[[Marketplace], Recorded]) -> DeliveryOut:

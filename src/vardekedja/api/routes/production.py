@@ -48,7 +48,9 @@ async def list_production_orders(caller: CallerDep, reads: ViewsDep, runtime: Ru
     def read(views: Connection) -> Page[ProductionOrderOut]:
         page = runtime.view(ProductionView).list(views, workshop_id=_workshop_scope(caller), status=status,
                                                limit=limit, cursor=cursor)  # fmt: skip
-        return Page(items=[ProductionOrderOut.from_row(row) for row in page.items], next_cursor=page.next_cursor)
+        vault = runtime.personal_data
+        return Page(items=[ProductionOrderOut.from_row(row).opened(vault) for row in page.items],
+                    next_cursor=page.next_cursor)  # fmt: skip
 
     return await reads.read(read)
 
@@ -64,7 +66,7 @@ async def get_production_order(production_order_id: UUID, caller: CallerDep, rea
         row = view.production_order(views, production_order_id)
         if row is None or (workshop is not None and not view.is_visible_to(views, production_order_id, workshop)):
             raise ApiError(404, f"no production order {production_order_id}")
-        return ProductionOrderOut.from_row(row)
+        return ProductionOrderOut.from_row(row).opened(runtime.personal_data)
 
     return await reads.read(read)
 
@@ -74,7 +76,7 @@ def _production_order(app: Marketplace, production_order_id: UUID) -> Production
     opened = production.status is ProductionStatus.COMPLETED
     return ProductionOrderOut.from_aggregate(
         production, delivery_id(production.order_id, production.line_no) if opened else None
-    )
+    ).opened(app.personal_data)
 
 
 async def _answer(runtime: Runtime, response: Response,
