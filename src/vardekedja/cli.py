@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from vardekedja import cli_projections
+from vardekedja.cli_impact import impact_app
 from vardekedja.settings import Settings
 
 if TYPE_CHECKING:
@@ -312,6 +313,7 @@ def projections_rebuild(
 
 
 cli_projections.register(projections_app, _runtime, console, errors)
+app.add_typer(impact_app, name="impact")
 
 audit_app = typer.Typer(help="Export, verify and replay the audited event history.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -347,12 +349,16 @@ def audit_verify(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="An export written by 'audit export'."),
     public_key: str | None = typer.Option(None, "--public-key", help="Base64 Ed25519 key (GET /v1/audit/public-key)."),
     extends: Path | None = typer.Option(None, exists=True, dir_okay=False, help="An older export this one must extend."),
+    impact: Path | None = typer.Option(None, exists=True, dir_okay=False,
+                                       help="A published impact report (JSON) to recompute from the export."),
 ) -> None:
-    """Check an export offline: chain, checkpoints and money. Exits 1 on any problem."""
+    """Check an export offline: chain, checkpoints and money (and an impact report). Exits 1 on any problem."""
     from vardekedja.audit.log import verify_file
+    from vardekedja.cli_impact import check_impact
 
     try:
         report = verify_file(file, public_key, extends=extends)
+        impact_problems = check_impact(file, impact) if impact is not None else []
     except (ValueError, KeyError) as error:
         errors.print(f"[red]cannot read {file}: {error}[/red]")
         raise typer.Exit(2) from None
@@ -364,8 +370,12 @@ def audit_verify(
         typer.echo(f"CHECKPOINT {finding}")
     for problem in report.money_problems:
         typer.echo(f"MONEY order {problem['order_id']}: {'; '.join(problem['problems'])}")
-    if not report.ok:
+    for problem in impact_problems:
+        typer.echo(f"IMPACT {problem}")
+    if not report.ok or impact_problems:
         raise typer.Exit(1)
+    if impact is not None:
+        typer.echo(f"impact: the report in {impact} is what the export's events make")
     typer.echo(f"ok: {report.events_checked:,} events, {report.checkpoints_checked:,} checkpoints, "
                f"{report.orders_checked:,} orders add up; head {report.head_position} {report.head_hash}")  # fmt: skip
 

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     report_rate_limit: str = Field(default="10/minute", description="Fault reports per client address")
     public_read_rate_limit: str = Field(default="300/minute", description="Public Open311 reads per client address")
 
+    impact_baseline_vehicle: Literal["cargo_bike", "electric_van", "van", "truck"] = Field(
+        default="truck", description="Impact baseline: each delivery carried by this vehicle ..."
+    )
+    impact_baseline_distance_km: float = Field(default=250.0, ge=0, le=20_000, description="... over this distance")
+
     stripe_secret_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("STRIPE_SECRET_KEY")
     )

@@ -372,6 +372,11 @@ def t_maintenance(state: str, body: Any = None) -> Callable[[World, Who], Target
     return make
 
 
+def t_impact(world: World, who: Who) -> Target:
+    order_id = delivery(world, who, "installed")[0]
+    return Target(query={"scope": "order", "id": str(order_id)})
+
+
 def t_stream(world: World, who: Who) -> Target:
     return Target(path={"stream_id": placed_order(world, who)})
 
@@ -494,6 +499,10 @@ TABLE: dict[tuple[str, str, str], Route] = {
         {"area_company": (200, 404)}),
     ("POST", "/v1/maintenance-orders/{maintenance_order_id}/reject", ""): Route(
         t_maintenance("open", {"reason": "not our piece"}), {"area_company": (200, 404)}),
+    # Impact: each party of an order sees its impact; the operator and auditors every order's.
+    ("GET", "/v1/impact", ""): Route(t_impact, {
+        "buyer": (200, 404), "designer": (200, 404), "workshop": (200, 404), "area_company": (200, 404),
+        **OVERSEERS}),
     # Audit: the operator and auditors read the log; the public key that signs checkpoints needs no key at all.
     ("GET", "/v1/audit/events", ""): Route(t_audit_events, OVERSEERS_SEE),
     ("GET", "/v1/audit/streams/{stream_id}", ""): Route(t_stream, OVERSEERS),

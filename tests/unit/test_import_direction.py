@@ -28,19 +28,21 @@ MAY_IMPORT: dict[str, set[str]] = {
     "storage": {"settings"},
     "personal_data": {"storage", "settings"},
     "application": {"domain", "personal_data"},
-    "projections": {"domain", "storage", "settings"},
-    "audit": {"domain", "projections", "storage", "settings"},
+    "impact": {"domain", "settings"},  # the impact fold and reports, shared by the view and a recomputation
+    "projections": {"domain", "storage", "settings", "impact"},
+    "audit": {"domain", "projections", "storage", "settings", "impact"},
     "stripe_gateway": {"application"},
     "local_connect": set(),
     "local_stripe": {"local_connect"},
     "runtime": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway",
                 "personal_data"},
     "api": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "runtime",
-            "personal_data"},
+            "personal_data", "impact"},
+    "cli_impact": {"impact", "projections", "audit", "runtime", "settings"},
     "demo": {"domain", "application"},
     "cli_projections": {"projections", "runtime"},
     "cli": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "runtime",
-            "api", "demo", "local_stripe", "local_connect", "cli_projections", "personal_data"},
+            "api", "demo", "local_stripe", "local_connect", "cli_projections", "personal_data", "cli_impact"},
 }  # fmt: skip
 
 

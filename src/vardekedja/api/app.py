@@ -28,6 +28,7 @@ from vardekedja.api.routes import (
     care,
     deliveries,
     designs,
+    impact,
     open311,
     orders,
     organisations,
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(payments.page)
     app.include_router(care.assets, prefix="/v1", responses=READ)
     app.include_router(care.maintenance, prefix="/v1", responses=WRITE)
+    app.include_router(impact.router, prefix="/v1", responses=READ)
     app.include_router(open311.router)
     app.include_router(asset_page.router)
     app.state.client_limits = ClientLimits(settings.report_rate_limit, settings.public_read_rate_limit)

@@ -25,6 +25,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from vardekedja.domain.delivery import Vehicle
 from vardekedja.domain.design import MAX_INSPECTION_INTERVAL_MONTHS, MAX_ORE, Specification
 from vardekedja.domain.order import MAX_LINES, MAX_QUANTITY, DeliverySite, LineRequest
 from vardekedja.domain.organisation import Role
@@ -164,14 +165,14 @@ class ScheduleIn(Body):
 
 
 class DispatchIn(Body):
-    distance_km: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)] | None = Field(
+    distance_km: Annotated[Amount, Field(ge=0, le=10_000, allow_inf_nan=False)] | None = Field(
         default=None, description="How far the piece travels, in km"
     )
-    vehicle: Name | None = Field(default=None, description="What carries it")
+    vehicle: Vehicle | None = Field(default=None, description="What carries it (for the transport's CO₂e)")
 
 
 class InstallIn(Body):
-    hours_worked: Annotated[float, Field(ge=0, le=1_000, allow_inf_nan=False)] | None = Field(
+    hours_worked: Annotated[Amount, Field(ge=0, le=1_000, allow_inf_nan=False)] | None = Field(
         default=None, description="How long the installation took"
     )
 

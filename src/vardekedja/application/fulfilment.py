@@ -12,6 +12,7 @@ from vardekedja.application.care import assets_on_delivery
 from vardekedja.application.rounds import Recorded, retrying
 from vardekedja.domain.delivery import Delivery
 from vardekedja.domain.payout import payout_on_installation, payouts_on_delivery
+from vardekedja.domain.transport import FACTORS_VERSION
 
 
 class FulfilmentCommands(MarketplaceBase):
@@ -67,7 +68,9 @@ class FulfilmentCommands(MarketplaceBase):
     @retrying
     def dispatch_delivery(self, workshop_id: UUID, delivery_id_: UUID, distance_km: float | None = None,
                           vehicle: str | None = None) -> Recorded:  # fmt: skip
-        return self._delivery_command(delivery_id_, lambda d: d.dispatch(workshop_id, distance_km, vehicle))
+        """On its way; a vehicle's CO₂e is figured by the transport factors in force now (their version is recorded)."""
+        return self._delivery_command(delivery_id_, lambda d: d.dispatch(workshop_id, distance_km, vehicle,
+                                                                           FACTORS_VERSION))  # fmt: skip
 
     @retrying
     def fail_delivery(self, workshop_id: UUID, delivery_id_: UUID, reason: str) -> Recorded:

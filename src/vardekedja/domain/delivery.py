@@ -15,6 +15,15 @@ MAX_DISTANCE_KM = 10_000
 MAX_INSTALLATION_HOURS = 1_000
 
 
+class Vehicle(StrEnum):
+    """What carries a piece; each has a factor in the transport tables (transport.py)."""
+
+    CARGO_BIKE = "cargo_bike"
+    ELECTRIC_VAN = "electric_van"
+    VAN = "van"
+    TRUCK = "truck"
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SCHEDULED = "scheduled"
@@ -52,17 +61,23 @@ class Delivery(Aggregate):
         latest: datetime
 
     class Dispatched(Event):
-        """Version 2 adds how far the piece travelled and in what (optional; None in version 1 events)."""
+        """Version 2 adds how far the piece travelled and in what (optional; None in version 1 events);
+        version 3 the version of the transport factors in force (None in older events)."""
 
         TOPIC = "vardekedja:Delivery.Dispatched"
-        class_version = 2
+        class_version = 3
         distance_km: float | None
         vehicle: str | None
+        factors_version: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["distance_km"] = None
             state["vehicle"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["factors_version"] = None
 
     class Delivered(Event):
         TOPIC = "vardekedja:Delivery.Delivered"
@@ -138,18 +153,24 @@ class Delivery(Aggregate):
         self.status = DeliveryStatus.SCHEDULED
         self.window = (earliest, latest)
 
-    def dispatch(self, workshop_id: UUID, distance_km: float | None = None, vehicle: str | None = None) -> None:
-        """On its way; ``distance_km`` and ``vehicle``, where given, say how far and in what."""
+    def dispatch(self, workshop_id: UUID, distance_km: float | None = None, vehicle: str | None = None,
+                 factors_version: str | None = None) -> None:  # fmt: skip
+        """On its way; ``distance_km`` and ``vehicle``, where given, say how far and in what.
+
+        ``factors_version`` names the table of transport factors in force, recorded with a vehicle so
+        that its CO₂e is always figured by the table of its day.
+        """
         self._check_workshop(workshop_id)
         self._check_status("dispatched", DeliveryStatus.SCHEDULED)
         if distance_km is not None and not 0 <= distance_km <= MAX_DISTANCE_KM:
             raise RuleViolationError(f"the distance must be 0–{MAX_DISTANCE_KM} km", field="distance_km")
-        if vehicle is not None and not vehicle.strip():
-            raise RuleViolationError("name the vehicle, or leave it out", field="vehicle")
-        self._dispatched(distance_km=distance_km, vehicle=vehicle.strip() if vehicle is not None else None)
+        if vehicle is not None and vehicle not in set(Vehicle):
+            raise RuleViolationError(f"vehicle must be one of {', '.join(Vehicle)}", field="vehicle")
+        self._dispatched(distance_km=distance_km, vehicle=vehicle,
+                         factors_version=factors_version if vehicle is not None else None)  # fmt: skip
 
     @event(Dispatched)
-    def _dispatched(self, distance_km: float | None, vehicle: str | None) -> None:
+    def _dispatched(self, distance_km: float | None, vehicle: str | None, factors_version: str | None) -> None:
         self.status = DeliveryStatus.DISPATCHED
         self.distance_km = distance_km
         self.vehicle = vehicle

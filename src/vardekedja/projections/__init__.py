@@ -10,6 +10,7 @@ from vardekedja.projections.base import Projection
 from vardekedja.projections.care import CareProjection
 from vardekedja.projections.catalogue import CatalogueProjection
 from vardekedja.projections.deliveries import DeliveriesProjection
+from vardekedja.projections.impact import ImpactProjection
 from vardekedja.projections.orders import OrdersProjection
 from vardekedja.projections.organisations import OrganisationsProjection
 from vardekedja.projections.payouts import PayoutsProjection
@@ -27,6 +28,7 @@ PROJECTIONS: dict[str, type[Projection]] = {
         PayoutsProjection,
         CareProjection,
         PeopleProjection,
+        ImpactProjection,
     )
 }
 
