@@ -101,11 +101,11 @@ def test_the_whole_chain_from_design_to_installation_settles_to_the_ore(cast: Ca
     path = f"/v1/deliveries/{table_delivery}"
     ok(cast.other_workshop.post(f"{path}/schedule", json=schedule_body()))
     assert cast.other_workshop.post(f"{path}/dispatch", json={"distance_km": -1}).status_code == 422
-    ok(cast.other_workshop.post(f"{path}/dispatch", json={"distance_km": 7.5, "vehicle": "elbil"}))
+    ok(cast.other_workshop.post(f"{path}/dispatch", json={"distance_km": 7.5, "vehicle": "electric_van"}))
     ok(cast.other_workshop.post(f"{path}/deliver", json={"received_by": "Amina, caretaker"}))
     ok(cast.area_company.post(f"{path}/install", json={"hours_worked": 2.5}))
     table_trip = cast.area_company.api.runtime.marketplace.delivery(UUID(table_delivery))
-    assert (table_trip.distance_km, table_trip.vehicle, table_trip.hours_worked) == (7.5, "elbil", 2.5)
+    assert (table_trip.distance_km, table_trip.vehicle, table_trip.hours_worked) == (7.5, "electric_van", 2.5)
 
     fulfilled = ok(cast.buyer.get(order_path))
     assert fulfilled["status"] == "fulfilled"

@@ -45,11 +45,11 @@ def replayed(history: list[StoredEvent], rewrites: dict[str, Rewrite]) -> Market
     return fresh
 
 
-def as_version_1(*new_fields: str) -> Rewrite:
+def as_version_1(*new_fields: str, now: int = 2) -> Rewrite:
     """The state as version 1 of the event stored it: no class_version, none of the fields added since."""
 
     def rewrite(state: dict[str, Any]) -> dict[str, Any]:
-        assert state.pop("class_version") == 2
+        assert state.pop("class_version") == now
         for name in new_fields:
             state.pop(name)
         return state
@@ -71,9 +71,9 @@ def delivered_and_installed(**details: Any) -> tuple[Marketplace, UUID]:
 
 
 def test_a_delivery_stored_before_dispatch_and_install_carried_details_loads_with_none() -> None:
-    app, delivery_id = delivered_and_installed(distance_km=12.5, vehicle="elcykel med kärra", hours_worked=3.0)
+    app, delivery_id = delivered_and_installed(distance_km=12.5, vehicle="cargo_bike", hours_worked=3.0)
     old = replayed(stored_history(app), {
-        "vardekedja:Delivery.Dispatched": as_version_1("distance_km", "vehicle"),
+        "vardekedja:Delivery.Dispatched": as_version_1("distance_km", "vehicle", "factors_version", now=3),
         "vardekedja:Delivery.Installed": as_version_1("hours_worked"),
     })  # fmt: skip
 
@@ -87,19 +87,19 @@ def test_a_delivery_stored_before_dispatch_and_install_carried_details_loads_wit
 
 
 def test_a_delivery_stored_with_details_keeps_them() -> None:
-    app, delivery_id = delivered_and_installed(distance_km=12.5, vehicle=" elcykel med kärra ", hours_worked=3.0)
+    app, delivery_id = delivered_and_installed(distance_km=12.5, vehicle="cargo_bike", hours_worked=3.0)
 
     again = replayed(stored_history(app), {}).delivery(delivery_id)
 
-    assert (again.distance_km, again.vehicle, again.hours_worked) == (12.5, "elcykel med kärra", 3.0)
+    assert (again.distance_km, again.vehicle, again.hours_worked) == (12.5, "cargo_bike", 3.0)
 
 
-def test_version_2_is_what_is_stored_now() -> None:
+def test_the_newest_versions_are_what_is_stored_now() -> None:
     app, delivery_id = delivered_and_installed()
     topics = {n.topic: json.loads(n.state) for n in app.recorder.select_notifications(1, 1000)
               if n.originator_id == delivery_id}  # fmt: skip
 
-    assert topics["vardekedja:Delivery.Dispatched"]["class_version"] == 2
+    assert topics["vardekedja:Delivery.Dispatched"]["class_version"] == 3  # 3 records the factors' version
     assert topics["vardekedja:Delivery.Installed"]["class_version"] == 2
 
 
@@ -144,7 +144,7 @@ def test_dispatch_and_install_refuse_details_out_of_range() -> None:
     app.schedule_delivery(cast.workshop, delivery_id, *window())
 
     for distance_km, vehicle, field in ((-1.0, None, "distance_km"), (float("nan"), None, "distance_km"),
-                                        (3.0, "  ", "vehicle")):  # fmt: skip
+                                        (3.0, "  ", "vehicle"), (3.0, "elcykel", "vehicle")):  # fmt: skip
         with pytest.raises(RuleViolationError) as refused:
             app.dispatch_delivery(cast.workshop, delivery_id, distance_km, vehicle)
         assert refused.value.field == field
