@@ -79,7 +79,7 @@ def main() -> None:
             head = generate(runtime.marketplace, args.events)
             print(f"history: {head:,} events generated in {time.perf_counter() - started:.1f}s")
 
-            chainer = Projector(runtime.marketplace, runtime.database, [], chain=runtime.chain)
+            chainer = Projector(runtime.marketplace, runtime.database, [], followers=[runtime.chain])
             chain_seconds, chained = best_of(1, chainer.catch_up)
             assert chained == head, (chained, head)
 

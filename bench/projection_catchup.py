@@ -51,7 +51,7 @@ def catch_up(app: Marketplace, head: int, batch: int, *, chained: bool) -> float
             chain = AuditChain(load_signing_key(ensure_signing_key(Path(folder))[0]))
             with database.writer.begin() as connection:
                 chain.create(connection)
-        projector = Projector(app, database, projections, batch_size=batch, chain=chain)
+        projector = Projector(app, database, projections, batch_size=batch, followers=[chain] if chain else [])
         started = time.perf_counter()
         processed = projector.catch_up()
         elapsed = time.perf_counter() - started
