@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench fuzz clean lint
+.PHONY: run test install bench fuzz crash clean lint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,7 @@ clean:
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff
 	$(BIN)/ruff check src tests bench
+
+# Crash consistency for longer than the suite does: SIGKILL mid-burst, restart, retry (CRASH_ROUNDS=20).
+crash: $(STAMP)
+	CRASH_ROUNDS=$${CRASH_ROUNDS:-20} $(BIN)/python -m pytest tests/e2e/test_crash_consistency.py -q $(PYTEST_ARGS)

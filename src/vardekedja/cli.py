@@ -268,10 +268,7 @@ def projections_status() -> None:
         table.add_row(name, f"{position:,}", f"{head - position:,}", states.get(name, "ok"))
     console.print(table)
     console.print(f"event store head: {head:,}")
-    for fault in found:
-        console.print(fault.describe(), markup=False, highlight=False)
-    if any(f.action == faults.STOPPED for f in found):
-        console.print("resume once fixed: vardekedja projections resume NAME (or skip NAME)")
+    cli_projections.report(console, found)
 
 
 @projections_app.command("rebuild")
@@ -308,8 +305,7 @@ def projections_rebuild(
     finally:
         runtime.close()
     console.print(f"rebuilt {', '.join(names)}")
-    for fault in found:
-        console.print(fault.describe(), markup=False, highlight=False)
+    cli_projections.report(console, found)
 
 
 cli_projections.register(projections_app, _runtime, console, errors)
@@ -328,6 +324,7 @@ def audit_export(
     from rich.progress import Progress
 
     from vardekedja.audit.log import export
+    from vardekedja.projections import faults
 
     runtime = _runtime()
     try:
@@ -336,12 +333,15 @@ def audit_export(
             task = progress.add_task("exporting", total=None)
             written, checkpoints = export(runtime.audited_log, out, after=after,
                                           progress=lambda done, head: progress.update(task, completed=done, total=head))  # fmt: skip
+        with runtime.database.reader.connect() as connection:
+            chain_faults = [f for f in faults.all_faults(connection) if f.projection == runtime.chain.name]
     except ValueError as error:
         errors.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
     finally:
         runtime.close()
     console.print(f"exported {written:,} events and {checkpoints:,} checkpoints to {file}")
+    cli_projections.report(errors, chain_faults, prefix="the export ends there: ")
 
 
 @audit_app.command("verify")

@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from vardekedja.runtime import Runtime
 
 
+def report(console: Console, found: list[faults.Fault], *, prefix: str = "") -> None:
+    """Print each fault; say how to go on where one is stopped."""
+    for fault in found:
+        console.print(prefix + fault.describe(), markup=False, highlight=False)
+    if any(f.action == faults.STOPPED for f in found):
+        console.print("resume once fixed: vardekedja projections resume NAME (or skip NAME)")
+
+
 def register(projections_app: typer.Typer, runtime: Callable[[], Runtime], console: Console,
              errors: Console) -> None:  # fmt: skip
     """Add the commands to ``vardekedja projections``; ``runtime()`` builds a Runtime from the settings."""

@@ -8,14 +8,15 @@ from typing import Any
 import pytest
 
 from tests.chain import register_cast
+from tests.conftest import settings_for
 from vardekedja.runtime import Runtime
-from vardekedja.settings import Settings
 
 
+@pytest.mark.parametrize("storage", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_failed_batch_followed_by_a_failed_reread_of_the_positions_does_not_stop_the_projector(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    storage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    runtime = Runtime(Settings(data_dir=tmp_path, database_url=None))
+    runtime = Runtime(settings_for(storage, tmp_path, request))
     try:
         cast = register_cast(runtime.marketplace)
         faults = {"step": 1, "positions": 2}

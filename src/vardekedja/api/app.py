@@ -38,6 +38,7 @@ from vardekedja.api.routes import (
     production,
 )
 from vardekedja.api.sessions import SessionStore
+from vardekedja.application.damage import StreamDamagedError
 from vardekedja.projections import faults
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
@@ -93,10 +94,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.state.idempotency = IdempotencyStore(_idempotency_engine(settings))
         app.state.sessions = SessionStore.for_settings(settings)
         if settings.operator_key is not None:
-            current.marketplace.ensure_operator(
-                name="Värdekedja operator", org_number="559900-0006", municipality="Stockholm",
-                api_key=settings.operator_key.get_secret_value(),
-            )  # fmt: skip
+            try:
+                current.marketplace.ensure_operator(
+                    name="Värdekedja operator", org_number="559900-0006", municipality="Stockholm",
+                    api_key=settings.operator_key.get_secret_value(),
+                )  # fmt: skip
+            except StreamDamagedError as error:  # serve what does not need the damaged history
+                log.error("could not make sure of the operator from VARDEKEDJA_OPERATOR_KEY: %s", error)
         if settings.embedded_projector:
             current.start_embedded_projector()
             # Serve once the views have caught up with what is already recorded (the

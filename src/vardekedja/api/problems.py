@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vardekedja.application import PaymentsUnavailableError, WriterClosedError
 from vardekedja.application.command_thread import CommandAbortedError, CommandTimeoutError
+from vardekedja.application.damage import StreamDamagedError
 from vardekedja.domain.errors import (
     ConflictError,
     DomainError,
@@ -118,6 +119,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CommandAbortedError)
     async def _aborted(_request: Request, error: CommandAbortedError) -> JSONResponse:
+        return problem(500, str(error))
+
+    @app.exception_handler(StreamDamagedError)
+    async def _damaged(_request: Request, error: StreamDamagedError) -> JSONResponse:
         return problem(500, str(error))
 
     @app.exception_handler(WriterClosedError)

@@ -9,7 +9,9 @@ from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import PersistenceError
 
+from vardekedja.application.damage import locate
 from vardekedja.application.payments import PaymentGateway
 from vardekedja.application.rounds import RoundsApplication
 from vardekedja.domain.delivery import Delivery, delivery_id
@@ -59,6 +61,10 @@ class MarketplaceBase(RoundsApplication):
             aggregate = self._load(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}") from None
+        except PersistenceError:  # the store is away or busy: not damage
+            raise
+        except Exception as error:  # noqa: BLE001 - its stored events cannot be read back: say where
+            raise locate(self, aggregate_id, error) from error
         if not isinstance(aggregate, kind):
             raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}")
         return aggregate
@@ -96,17 +102,22 @@ class MarketplaceBase(RoundsApplication):
     def _listed_now(self) -> Directory:
         with self._listed_lock:
             current = self._listed
-            if current is None:
-                try:
-                    current = cast(Directory, self.repository.get(DIRECTORY_ID))
-                except AggregateNotFoundError:
-                    return Directory()
-            else:
-                newer = list(self.repository.event_store.get(DIRECTORY_ID, gt=current.version))
-                if newer:
-                    current = current.copy()
-                    for domain_event in newer:
-                        domain_event.mutate(current)
+            try:
+                if current is None:
+                    try:
+                        current = cast(Directory, self.repository.get(DIRECTORY_ID))
+                    except AggregateNotFoundError:
+                        return Directory()
+                else:
+                    newer = list(self.repository.event_store.get(DIRECTORY_ID, gt=current.version))
+                    if newer:
+                        current = current.copy()
+                        for domain_event in newer:
+                            domain_event.mutate(current)
+            except PersistenceError:
+                raise
+            except Exception as error:  # noqa: BLE001 - its stored events cannot be read back: say where
+                raise locate(self, DIRECTORY_ID, error) from error
             self._listed = current
             return current
 

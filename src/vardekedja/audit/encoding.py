@@ -34,12 +34,25 @@ def canonical(position: int, stream_id: str, version: int, type_: str, time: str
     return "".join(_chunks(record, 0)).encode()
 
 
+UNDECODABLE = "(undecodable)"
+
+
+def stored_data(state: bytes) -> Any:
+    """An event's stored state as JSON, or None where its bytes are no longer JSON (damaged in the store)."""
+    try:
+        return json.loads(state)
+    except ValueError:  # not UTF-8, or not JSON
+        return None
+
+
 def chain(previous: str, encoded: bytes) -> str:
     return hashlib.sha256(previous.encode() + encoded).hexdigest()
 
 
-def event_time(data: dict[str, Any]) -> str:
-    """The time the library stamped on the event, as ISO 8601 with offset."""
+def event_time(data: Any) -> str:
+    """The time the library stamped on the event, as ISO 8601 with offset ("" where it cannot be read)."""
+    if not isinstance(data, dict):
+        return ""
     stamp = data.get("timestamp")
     if isinstance(stamp, dict):
         return str(stamp.get("_data_", ""))

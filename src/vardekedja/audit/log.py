@@ -18,7 +18,7 @@ from eventsourcing.application import Application
 from sqlalchemy.engine import Engine
 
 from vardekedja.audit.chain import AuditChain
-from vardekedja.audit.encoding import event_time
+from vardekedja.audit.encoding import event_time, stored_data
 from vardekedja.audit.keys import parse_public_key
 from vardekedja.audit.verify import ChainCheck, MoneyCheck, Report
 
@@ -38,7 +38,8 @@ class AuditedLog:
 
 
 def _record(notification: Any, stored_hash: str | None) -> dict[str, Any]:
-    data = json.loads(notification.state)
+    # A damaged event is still listed at its position (with no data), so the chain check names it there.
+    data = stored_data(notification.state)
     return {
         "position": notification.id, "stream_id": str(notification.originator_id),
         "version": notification.originator_version, "type": notification.topic, "time": event_time(data),

@@ -156,8 +156,8 @@ class MoneyCheck:
 
     def feed(self, record: dict[str, Any]) -> None:
         kind = record["type"].removeprefix("vardekedja:")
-        if not kind.startswith(("Order.", "Payout.Owed")):
-            return
+        if not kind.startswith(("Order.", "Payout.Owed")) or record.get("data") is None:
+            return  # a damaged event (no data) is named by the chain check
         # Only the events whose typed values are read are unwrapped (``plain``): it is the costly part.
         if kind == "Payout.Owed":
             data = record["data"]

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from anyio import to_thread
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from vardekedja.api.deps import OverseerDep, RuntimeDep
 from vardekedja.api.problems import ApiError
 from vardekedja.api.schemas import Instant
-from vardekedja.audit.encoding import event_time
+from vardekedja.audit.encoding import event_time, stored_data
 from vardekedja.audit.keys import public_key_text
 from vardekedja.audit.log import verify_store
 from vardekedja.audit.replay import aggregate_state
@@ -30,7 +29,7 @@ class AuditEvent(BaseModel):
     version: int
     type: str
     time: str
-    data: dict[str, Any]
+    data: dict[str, Any] | None = Field(description="null where the stored bytes are no longer JSON")
     hash: str | None
 
 
@@ -99,7 +98,7 @@ def events(caller: OverseerDep, runtime: RuntimeDep,
         hashes = {row["position"]: row["hash"] for row in links}
     items = []
     for notification in notifications:
-        data = json.loads(notification.state)
+        data = stored_data(notification.state)
         items.append(AuditEvent(
             position=notification.id, stream_id=notification.originator_id, version=notification.originator_version,
             type=notification.topic, time=event_time(data), data=data, hash=hashes.get(notification.id),
@@ -116,17 +115,19 @@ def stream(stream_id: UUID, caller: OverseerDep, runtime: RuntimeDep,
         raise ApiError(404, f"no stream {stream_id}")
     items = []
     for event in stored:
-        data = json.loads(event.state)
-        moment = datetime.fromisoformat(event_time(data))
-        if as_of is not None and moment > as_of:
+        data = stored_data(event.state)
+        if as_of is not None and data is not None and datetime.fromisoformat(event_time(data)) > as_of:
             break
         items.append(AuditEvent(position=None, stream_id=stream_id, version=event.originator_version,
                                 type=event.topic, time=event_time(data), data=data, hash=None))  # fmt: skip
     version = items[-1].version if items else None
     state = None
     if version is not None:
-        state = erasures_shown(aggregate_state(runtime.marketplace.repository.get(stream_id, version=version)),
-                               runtime.personal_data)  # fmt: skip
+        try:
+            state = erasures_shown(aggregate_state(runtime.marketplace.repository.get(stream_id, version=version)),
+                                   runtime.personal_data)  # fmt: skip
+        except Exception:  # noqa: BLE001 - a damaged stream: its events are listed, its state cannot be rebuilt
+            state = None
     return StreamOut(stream_id=stream_id, as_of=as_of, version=version, events=items, state=state)
 
 
