@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from vardekedja import cli_projections
+from vardekedja import cli_bookkeeping, cli_projections
 from vardekedja.cli_impact import impact_app
 from vardekedja.settings import Settings
 
@@ -407,6 +407,11 @@ def audit_replay(
         table.add_row(name, str(counts["rows"]), by_status)
     console.print(table)
     console.print(f"views as of {as_of.isoformat()} are in {target / 'views.sqlite3'}")
+
+
+bookkeeping_app = typer.Typer(help="The books: the platform's verifications as an SIE 4 file.", no_args_is_help=True)
+app.add_typer(bookkeeping_app, name="bookkeeping")
+cli_bookkeeping.register(bookkeeping_app, _runtime, console)
 
 
 def main() -> None:

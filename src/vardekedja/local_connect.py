@@ -296,6 +296,14 @@ async def create_reversal(state: ConnectState, request: web.Request) -> web.Resp
     return web.json_response(reversal)
 
 
+async def list_reversals(state: ConnectState, request: web.Request) -> web.Response:
+    """https://docs.stripe.com/api/transfer_reversals/list: newest first."""
+    transfer = _transfer(state, request.match_info["id"])
+    data = transfer["reversals"]["data"]
+    return web.json_response({"object": "list", "url": f"/v1/transfers/{transfer['id']}/reversals", "data": data,
+                              "has_more": False})  # fmt: skip
+
+
 # --- Idempotency-Key and transfer_group on payment intents, around localstripe's own routes ------------------
 
 
@@ -402,6 +410,7 @@ def install(app: web.Application, base: str) -> ConnectState:
         ("GET", "/v1/transfers", list_transfers),
         ("GET", "/v1/transfers/{id}", retrieve_transfer),
         ("POST", "/v1/transfers/{id}/reversals", create_reversal),
+        ("GET", "/v1/transfers/{id}/reversals", list_reversals),
         ("GET", "/_config/connect/onboarding/{token}", onboarding_page),
         ("POST", "/_config/connect/onboarding/{token}", onboarding_page),
         ("POST", "/_config/connect/{what}", _control),

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar, cast
 
 from vardekedja.application import CommandWriter, Marketplace, PaymentGateway
+from vardekedja.application.settlement_follower import SettlementFollower
 from vardekedja.audit.chain import AuditChain
 from vardekedja.audit.keys import ensure_signing_key, load_signing_key
 from vardekedja.audit.log import AuditedLog
@@ -25,6 +26,7 @@ from vardekedja.projections.care import CareView
 from vardekedja.projections.database import ViewDatabase
 from vardekedja.projections.faults import PARKED, STOPPED
 from vardekedja.projections.projector import Projector, listen_for_events, projector_lock
+from vardekedja.projections.settlement import SettlementView
 from vardekedja.settings import Settings
 from vardekedja.stripe_gateway import StripeGateway
 
@@ -98,6 +100,8 @@ class Runtime:
         self.database.watch(self.views_list)
         self.projector = Projector(self.marketplace, self.database, self.projections, followers=[self.chain],
                                    policy=PARKED if settings.poison_events == "park" else STOPPED)
+        self.settlement = SettlementFollower(self.marketplace.pay_out, self._payouts_due,
+                                             base=settings.payout_retry_seconds)  # fmt: skip
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._commands: CommandWriter | None = None
@@ -165,6 +169,8 @@ class Runtime:
             if self.settings.uses_postgres:
                 self._start(listen_for_events, self.database, self.channel, self.projector.wake, self._stop)
             self._start(self._inspect_while_following)
+            if self.pays_out and self.settings.settle_payouts:
+                self._start(self.settlement.run, self._stop)
             self._trust_kept(True)
             try:
                 self.projector.run(self._stop, poll_interval=poll_interval)
@@ -184,6 +190,15 @@ class Runtime:
                 self.open_due_inspections()
             except Exception:  # noqa: BLE001 - the next round tries again; the store decides what is open
                 log.exception("opening due inspections failed; trying again later")
+
+    @property
+    def pays_out(self) -> bool:
+        """Is a provider that can make transfers (Stripe Connect) configured?"""
+        return hasattr(self.marketplace.payments, "transfer")
+
+    def _payouts_due(self) -> list[dict[str, Any]]:
+        with self.database.reader.connect() as connection:
+            return self.view(SettlementView).due(connection)
 
     def _trust_kept(self, trusted: bool) -> None:
         """This process's projector is (or no longer is) the one applying every change to the views."""
@@ -213,6 +228,7 @@ class Runtime:
     def stop(self) -> None:
         self._stop.set()
         self.projector.wake()
+        self.settlement.wake.set()
 
     def close(self) -> None:
         with self._commands_lock:

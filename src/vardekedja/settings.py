@@ -61,6 +61,20 @@ class Settings(BaseSettings):
     inspection_check_seconds: float = Field(default=60.0, gt=0, description="How often due inspections are opened")
     report_rate_limit: str = Field(default="10/minute", description="Fault reports per client address")
     public_read_rate_limit: str = Field(default="300/minute", description="Public Open311 reads per client address")
+    sie_accounts: dict[str, int] = Field(
+        default_factory=dict,
+        description="BAS accounts for the SIE export by part (JSON): bank, vat, fee, parties, refund_due; "
+        "a part left out keeps its default (see the README)",
+    )
+    company_name: str = Field(default="Värdekedja", min_length=1, max_length=200, description="Name in the SIE export")
+    company_org_number: str | None = Field(default=None, pattern=r"^\d{6}-\d{4}$", description="For #ORGNR")
+    settle_payouts: bool = Field(
+        default=True, description="Run the settlement follower (transfers and reversals) beside the active projector"
+    )
+    payout_retry_seconds: float = Field(
+        default=30.0, gt=0, le=86_400,
+        description="A failed transfer is tried again after this many seconds, doubling after each failure",
+    )
 
     impact_baseline_vehicle: Literal["cargo_bike", "electric_van", "van", "truck"] = Field(
         default="truck", description="Impact baseline: each delivery carried by this vehicle ..."
@@ -92,6 +106,17 @@ class Settings(BaseSettings):
         """An absolute URL for ``path`` (starting with "/"): under the public base URL, else the request's own."""
         base = self.public_base_url or request_base
         return base.rstrip("/") + path
+
+    @field_validator("sie_accounts")
+    @classmethod
+    def _known_parts(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = set(value) - {"bank", "vat", "fee", "parties", "refund_due"}
+        if unknown:
+            raise ValueError(f"VARDEKEDJA_SIE_ACCOUNTS names no part {sorted(unknown)[0]!r}; "
+                             "the parts are bank, vat, fee, parties, refund_due")  # fmt: skip
+        if any(not 1000 <= number <= 9999 for number in value.values()):
+            raise ValueError("a BAS account has four digits (1000-9999)")
+        return value
 
     @property
     def fee_rate(self) -> Fraction:

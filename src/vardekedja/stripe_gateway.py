@@ -16,11 +16,13 @@ from uuid import UUID
 import stripe
 
 from vardekedja.application import PaymentIntent
+from vardekedja.application.payments import ProviderError
+from vardekedja.stripe_connect import StripeConnect
 
 WEBHOOK_TOLERANCE_SECONDS = 300
 
 
-class StripeUnavailableError(Exception):
+class StripeUnavailableError(ProviderError):
     """Stripe (or the stand-in) refused or could not be reached; the message says why."""
 
 
@@ -41,12 +43,21 @@ class PaymentEvent:
     failure: str
 
 
+@dataclass(frozen=True)
+class AccountEvent:
+    """A connected account changed (``account.updated``): ask Stripe whether it can receive money now."""
+
+    id: str
+    account_id: str
+    organisation_id: str | None
+
+
 def _intent(obj: Any) -> PaymentIntent:
     return PaymentIntent(id=obj["id"], client_secret=obj["client_secret"], amount_ore=int(obj["amount"]),
                          currency=str(obj["currency"]).lower(), status=obj["status"])  # fmt: skip
 
 
-class StripeGateway:
+class StripeGateway(StripeConnect):
     def __init__(self, secret_key: str, webhook_secret: str | None, *, api_base: str | None = None) -> None:
         addresses = {"api": api_base.rstrip("/")} if api_base else {}
         self.client = stripe.StripeClient(secret_key, base_addresses=addresses, max_network_retries=2)  # type: ignore[arg-type]
@@ -65,7 +76,7 @@ class StripeGateway:
     def create_payment_intent(self, order_id: UUID, amount_ore: int, currency: str, idempotency_key: str) -> PaymentIntent:
         params: dict[str, Any] = {
             "amount": amount_ore, "currency": currency, "metadata": {"order_id": str(order_id)},
-            "payment_method_types": ["card"],
+            "payment_method_types": ["card"], "transfer_group": str(order_id),  # the order's transfers name it too
         }  # fmt: skip
         created = self._call(self.client.v1.payment_intents.create, params=params,
                              options={"idempotency_key": idempotency_key})  # fmt: skip
@@ -119,7 +130,7 @@ class StripeGateway:
         except (urllib.error.URLError, OSError) as error:
             raise StripeUnavailableError(f"Stripe: the local stand-in refused a retry: {error}") from None
 
-    def verify(self, payload: bytes, signature: str | None) -> PaymentEvent | None:
+    def verify(self, payload: bytes, signature: str | None) -> PaymentEvent | AccountEvent | None:
         """Check the signature on the raw body; None for an event type the marketplace ignores.
 
         Raises ``ValueError`` for a bad, missing or stale signature or a malformed body.
@@ -134,6 +145,10 @@ class StripeGateway:
         except stripe.SignatureVerificationError as error:
             raise ValueError(f"the signature does not verify: {error.user_message or error}") from None
         try:
+            if event["type"] == "account.updated":
+                account = event["data"]["object"].to_dict()
+                return AccountEvent(id=str(event["id"]), account_id=str(account["id"]),
+                                    organisation_id=(account.get("metadata") or {}).get("organisation_id"))  # fmt: skip
             if event["type"] not in ("payment_intent.succeeded", "payment_intent.payment_failed"):
                 return None
             intent = event["data"]["object"].to_dict()

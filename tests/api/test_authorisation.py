@@ -99,6 +99,12 @@ class FakeStripe(StripeGateway):
     def refund(self, payment_intent_id: str, amount_ore: int, idempotency_key: str) -> str:
         return f"re_{uuid.uuid4().hex[:20]}"
 
+    def create_account(self, organisation_id: UUID, country: str, idempotency_key: str) -> str:
+        return f"acct_{uuid.uuid4().hex[:16]}"
+
+    def onboarding_link(self, account_id: str, refresh_url: str, return_url: str) -> str:
+        return f"https://connect.stripe.test/setup/{account_id}"
+
 
 def signed_webhook(order_id: UUID, amount_ore: int) -> tuple[bytes, str]:
     """A payment_intent.succeeded event for the order, signed as Stripe signs it."""
@@ -377,6 +383,33 @@ def t_impact(world: World, who: Who) -> Target:
     return Target(query={"scope": "order", "id": str(order_id)})
 
 
+PAID = ("designer", "workshop", "area_company")
+
+
+def t_paid_party(world: World, who: Who) -> Target:
+    """A party that is paid: the caller itself when it is one; for the operator a new designer with no
+    account yet; else another designer."""
+    if who("self").role in PAID:
+        return Target(path={"organisation_id": who("self").id})
+    if who("self").role == "operator":
+        fresh = world.marketplace.register_organisation(name="Studio Ny", role="designer", org_number=org_number(),
+                                                        municipality="Botkyrka")  # fmt: skip
+        return Target(path={"organisation_id": fresh.organisation_id})
+    return Target(path={"organisation_id": who("designer").id})
+
+
+def t_payout_account(world: World, who: Who) -> Target:
+    target = t_paid_party(world, who)
+    if world.marketplace.payout_account(target.path["organisation_id"]) is None:
+        world.marketplace.connect_payout_account(target.path["organisation_id"], "http://t/", "http://t/")
+    return target
+
+
+def t_claim(world: World, who: Who) -> Target:
+    order_id = delivery(world, who, "installed")[0]
+    return Target(path={"order_id": order_id}, body={"line_no": 1, "amount_ore": 100_00, "reason": "scratched"})
+
+
 def t_stream(world: World, who: Who) -> Target:
     return Target(path={"stream_id": placed_order(world, who)})
 
@@ -503,6 +536,15 @@ TABLE: dict[tuple[str, str, str], Route] = {
     ("GET", "/v1/impact", ""): Route(t_impact, {
         "buyer": (200, 404), "designer": (200, 404), "workshop": (200, 404), "area_company": (200, 404),
         **OVERSEERS}),
+    ("GET", "/v1/payouts/transfer-failures", ""): Route(t_nothing, OVERSEERS),
+    ("GET", "/v1/payouts/reconciliation", ""): Route(t_nothing, OVERSEERS),
+    ("GET", "/v1/bookkeeping/sie", ""): Route(t_nothing, OVERSEERS),
+    # Payout accounts: a paid party's own (by itself or the operator); claims are the operator's alone.
+    ("POST", "/v1/organisations/{organisation_id}/payout-account", ""): Route(t_paid_party, {
+        "designer": (200, 404), "workshop": (200, 404), "area_company": (200, 404), "buyer": 404, "operator": 200}),
+    ("GET", "/v1/organisations/{organisation_id}/payout-account", ""): Route(t_payout_account, {
+        "designer": (200, 404), "workshop": (200, 404), "area_company": (200, 404), "buyer": 404, **OVERSEERS}),
+    ("POST", "/v1/orders/{order_id}/refunds", ""): Route(t_claim, {"operator": 201}),
     # Audit: the operator and auditors read the log; the public key that signs checkpoints needs no key at all.
     ("GET", "/v1/audit/events", ""): Route(t_audit_events, OVERSEERS_SEE),
     ("GET", "/v1/audit/streams/{stream_id}", ""): Route(t_stream, OVERSEERS),

@@ -31,18 +31,22 @@ MAY_IMPORT: dict[str, set[str]] = {
     "impact": {"domain", "settings"},  # the impact fold and reports, shared by the view and a recomputation
     "projections": {"domain", "storage", "settings", "impact"},
     "audit": {"domain", "projections", "storage", "settings", "impact"},
-    "stripe_gateway": {"application"},
+    "stripe_connect": {"application"},
+    "sie": set(),
+    "stripe_gateway": {"application", "stripe_connect"},
     "local_connect": set(),
     "local_stripe": {"local_connect"},
     "runtime": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway",
-                "personal_data"},
-    "api": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "runtime",
-            "personal_data", "impact"},
+                "personal_data", "stripe_connect"},
+    "api": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "stripe_connect",
+            "runtime", "personal_data", "impact", "sie"},
     "cli_impact": {"impact", "projections", "audit", "runtime", "settings"},
     "demo": {"domain", "application"},
     "cli_projections": {"projections", "runtime"},
-    "cli": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "runtime",
-            "api", "demo", "local_stripe", "local_connect", "cli_projections", "personal_data", "cli_impact"},
+    "cli_bookkeeping": {"api", "runtime"},
+    "cli": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "stripe_connect",
+            "runtime", "api", "demo", "local_stripe", "local_connect", "cli_projections", "personal_data", "cli_impact",
+            "sie", "cli_bookkeeping"},
 }  # fmt: skip
 
 

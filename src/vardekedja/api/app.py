@@ -25,6 +25,7 @@ from vardekedja.api.problems import PROBLEM_JSON, Problem, install_problem_handl
 from vardekedja.api.routes import (
     asset_page,
     audit,
+    bookkeeping,
     care,
     deliveries,
     designs,
@@ -36,6 +37,7 @@ from vardekedja.api.routes import (
     payouts,
     people,
     production,
+    settlement,
 )
 from vardekedja.api.sessions import SessionStore
 from vardekedja.application.damage import StreamDamagedError
@@ -131,6 +133,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                               (production, WRITE), (deliveries, WRITE), (payouts, READ)]:  # fmt: skip
         app.include_router(module.router, prefix="/v1", responses=responses)
     app.include_router(payments.router, prefix="/v1", responses=_problems(400, 401, 403, 404, 409, 413, 422, 503))
+    app.include_router(settlement.router, prefix="/v1", responses=_problems(401, 403, 404, 409, 413, 422, 503))
+    app.include_router(bookkeeping.router, prefix="/v1", responses=READ)
     app.include_router(audit.router, prefix="/v1", responses=READ)
     app.include_router(audit.public, prefix="/v1", responses=_problems(404))
     app.include_router(payments.page)

@@ -28,7 +28,7 @@ from vardekedja.domain.errors import (
     RuleViolationError,
 )
 from vardekedja.projections.paging import InvalidCursorError
-from vardekedja.stripe_gateway import StripeUnavailableError
+from vardekedja.application.payments import ProviderError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -107,8 +107,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, error: DomainError) -> JSONResponse:
         return problem(status_of(error), str(error), errors=_field_errors(error), headers=_position(request))
 
-    @app.exception_handler(StripeUnavailableError)
-    async def _stripe(_request: Request, error: StripeUnavailableError) -> JSONResponse:
+    @app.exception_handler(ProviderError)
+    async def _stripe(_request: Request, error: ProviderError) -> JSONResponse:
         # Stripe (or its stand-in) refused or was unreachable: what was recorded stays; try again later.
         return problem(503, str(error))
 

@@ -10,7 +10,7 @@ from fractions import Fraction
 from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from vardekedja.domain.delivery import Delivery
 from vardekedja.domain.design import Design, Specification
@@ -321,20 +321,22 @@ class DeliveryOut(BaseModel):
 
 class PayoutOut(BaseModel):
     id: UUID
-    status: Literal["owed", "transferred"]
+    status: Literal["owed", "transferred", "reversed"] = Field(
+        description="owed until transferred; reversed once a claim took any of it back")
     party_id: UUID
     role: str
     order_id: UUID
     line_no: int
-    amount_ore: int
+    amount_ore: int = Field(description="what the line's settlement made owed")
+    reduced_ore: int = Field(description="what claims took back from it")
+    reversed_ore: int = Field(description="what was reversed of its transfer")
     reason: str
     transfer_id: str | None
     owed_at: datetime
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> PayoutOut:
-        status = "transferred" if row["transfer_id"] else "owed"
-        return cls(status=status, **{name: row[name] for name in cls.model_fields if name != "status"})
+        return cls(**{name: row[name] for name in cls.model_fields})
 
 
 class PayoutPage(Page[PayoutOut]):

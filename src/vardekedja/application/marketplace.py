@@ -24,10 +24,11 @@ from vardekedja.application.fulfilment import FulfilmentCommands
 from vardekedja.application.orders import OrderCommands
 from vardekedja.application.organisations import OrganisationCommands
 from vardekedja.application.people import PeopleCommands
+from vardekedja.application.settlement import SettlementCommands
 
 
 class Marketplace(OrganisationCommands, PeopleCommands, DesignCommands, OrderCommands, FulfilmentCommands,
-                  CareCommands):
+                  CareCommands, SettlementCommands):
     """Commands of the whole chain; each returns what it recorded and where."""
 
     name = "Marketplace"

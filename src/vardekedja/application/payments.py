@@ -9,6 +9,10 @@ from uuid import UUID
 from vardekedja.domain.errors import DomainError
 
 
+class ProviderError(Exception):
+    """The payment provider refused a call or could not be reached; the message says why."""
+
+
 class PaymentsUnavailableError(DomainError):
     """A refund is due but no payment provider is configured."""
 

@@ -12,10 +12,12 @@ from vardekedja.projections.catalogue import CatalogueProjection
 from vardekedja.projections.deliveries import DeliveriesProjection
 from vardekedja.projections.impact import ImpactProjection
 from vardekedja.projections.orders import OrdersProjection
+from vardekedja.projections.ledger import LedgerProjection
 from vardekedja.projections.organisations import OrganisationsProjection
 from vardekedja.projections.payouts import PayoutsProjection
 from vardekedja.projections.people import PeopleProjection
 from vardekedja.projections.production import ProductionProjection
+from vardekedja.projections.settlement import SettlementProjection
 
 PROJECTIONS: dict[str, type[Projection]] = {
     projection.name: projection
@@ -29,6 +31,8 @@ PROJECTIONS: dict[str, type[Projection]] = {
         CareProjection,
         PeopleProjection,
         ImpactProjection,
+        SettlementProjection,
+        LedgerProjection,
     )
 }
 

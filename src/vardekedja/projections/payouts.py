@@ -28,6 +28,9 @@ class PayoutsView(View):
             sa.Column("amount_ore", sa.BigInteger, nullable=False),
             sa.Column("reason", sa.Text, nullable=False),
             sa.Column("transfer_id", sa.String, nullable=True),
+            sa.Column("status", sa.String, nullable=False),
+            sa.Column("reduced_ore", sa.BigInteger, nullable=False),
+            sa.Column("reversed_ore", sa.BigInteger, nullable=False),
             sa.Column("owed_at", UtcDateTime, nullable=False),
             sa.Column("position", sa.BigInteger, nullable=False, unique=True),
         )
@@ -45,9 +48,9 @@ class PayoutsView(View):
         return newest_first(connection, query, p.c.position, limit=limit, cursor=cursor)
 
     def totals(self, connection: Connection, *, party_id: UUID | None = None) -> dict[str, int]:
-        """Öre owed per role, for one party or for everyone."""
+        """Öre owed per role after claims, for one party or for everyone."""
         p = self.payouts
-        query = sa.select(p.c.role, sa.func.sum(p.c.amount_ore)).group_by(p.c.role)
+        query = sa.select(p.c.role, sa.func.sum(p.c.amount_ore - p.c.reduced_ore)).group_by(p.c.role)
         if party_id is not None:
             query = query.where(p.c.party_id == party_id)
         return {role: int(total) for role, total in connection.execute(query)}
@@ -74,10 +77,37 @@ class PayoutsProjection(Projection):
             amount_ore=domain_event.amount_ore,
             reason=domain_event.reason,
             transfer_id=None,
+            status="owed",
+            reduced_ore=0,
+            reversed_ore=0,
             owed_at=domain_event.timestamp,
             position=position,
         )
 
     @process_event.register
     def _(self, domain_event: Payout.TransferAttached, position: int) -> None:
-        self.update(self.view.payouts, domain_event.originator_id, transfer_id=domain_event.transfer_id)
+        self._settle(domain_event, transfer_id=domain_event.transfer_id)
+
+    @process_event.register
+    def _(self, domain_event: Payout.Transferred, position: int) -> None:
+        self._settle(domain_event, transfer_id=domain_event.transfer_id)
+
+    @process_event.register
+    def _(self, domain_event: Payout.Reduced, position: int) -> None:
+        row = self.row(self.view.payouts, domain_event.originator_id)
+        if row is not None:
+            self._settle(domain_event, reduced_ore=row["reduced_ore"] + domain_event.amount_ore)
+
+    @process_event.register
+    def _(self, domain_event: Payout.Reversed, position: int) -> None:
+        row = self.row(self.view.payouts, domain_event.originator_id)
+        if row is not None:
+            self._settle(domain_event, reversed_ore=row["reversed_ore"] + domain_event.amount_ore)
+
+    def _settle(self, domain_event: Any, **values: Any) -> None:
+        """Change the row and its status as ``Payout.status`` says it: reversed once a claim took any back."""
+        row = self.update(self.view.payouts, domain_event.originator_id, **values)
+        if row is not None:
+            untransferred_and_gone = row["transfer_id"] is None and row["amount_ore"] == row["reduced_ore"]
+            row["status"] = ("reversed" if row["reversed_ore"] > 0 or untransferred_and_gone
+                             else "transferred" if row["transfer_id"] else "owed")  # fmt: skip

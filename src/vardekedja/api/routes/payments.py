@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from importlib.resources import files
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Request, Response
@@ -16,7 +16,7 @@ from vardekedja.api.problems import ApiError
 from vardekedja.domain.errors import NotFoundError
 from vardekedja.domain.order import Order
 from vardekedja.runtime import Runtime
-from vardekedja.stripe_gateway import CardDeclinedError, StripeGateway, StripeUnavailableError
+from vardekedja.stripe_gateway import AccountEvent, CardDeclinedError, StripeGateway, StripeUnavailableError
 
 router = APIRouter(tags=["payments"])
 page = APIRouter(include_in_schema=False)
@@ -72,11 +72,17 @@ async def stripe_webhook(
     if event is None:
         recorded(response, runtime.marketplace.position)
         return WebhookOut(received=True)
+    from anyio import to_thread
+
+    if isinstance(event, AccountEvent):
+        account_event = event
+        done = await to_thread.run_sync(lambda: _account_updated(runtime, account_event))
+        recorded(response, runtime.marketplace.position if done is None else done.position)
+        return WebhookOut(received=True)
     try:
         order_id = UUID(event.order_id or "")
     except ValueError:
         raise ApiError(400, "the payment names no order") from None
-    from anyio import to_thread
 
     def apply() -> tuple[bool, int]:
         try:
@@ -92,6 +98,18 @@ async def stripe_webhook(
     duplicate, position = await to_thread.run_sync(apply)
     recorded(response, position)
     return WebhookOut(received=True, duplicate=duplicate)
+
+
+def _account_updated(runtime: Runtime, event: AccountEvent) -> Any:
+    """A payout account changed at Stripe; one that is not ours (no organisation named) is acknowledged."""
+    try:
+        organisation_id = UUID(event.organisation_id or "")
+    except ValueError:
+        return None
+    try:
+        return runtime.marketplace.record_account_update(organisation_id, event.account_id)
+    except StripeUnavailableError as error:  # Stripe redelivers a webhook that was not acknowledged
+        raise ApiError(503, str(error)) from None
 
 
 # The payment page. It is not part of the v1 contract: a buyer's browser opens it
