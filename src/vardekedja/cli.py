@@ -409,9 +409,7 @@ def audit_replay(
     console.print(f"views as of {as_of.isoformat()} are in {target / 'views.sqlite3'}")
 
 
-bookkeeping_app = typer.Typer(help="The books: the platform's verifications as an SIE 4 file.", no_args_is_help=True)
-app.add_typer(bookkeeping_app, name="bookkeeping")
-cli_bookkeeping.register(bookkeeping_app, _runtime, console)
+app.add_typer(cli_bookkeeping.commands(_runtime, console), name="bookkeeping")
 
 
 def main() -> None:

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from vardekedja.runtime import Runtime
 
 
-def register(bookkeeping_app: typer.Typer, runtime: Callable[[], Runtime], console: Console) -> None:
-    """Add the commands to ``vardekedja bookkeeping``; ``runtime()`` builds a Runtime from the settings."""
+def commands(runtime: Callable[[], Runtime], console: Console) -> typer.Typer:
+    """The ``vardekedja bookkeeping`` commands; ``runtime()`` builds a Runtime from the settings."""
+    bookkeeping_app = typer.Typer(help="The books: the platform's verifications as an SIE 4 file.", no_args_is_help=True)
 
     @bookkeeping_app.command("export")
     def export(
@@ -32,3 +33,5 @@ def register(bookkeeping_app: typer.Typer, runtime: Callable[[], Runtime], conso
         finally:
             built.close()
         console.print(f"{count} verifications written to {sie}")
+
+    return bookkeeping_app
