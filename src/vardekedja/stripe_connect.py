@@ -43,7 +43,15 @@ class StripeConnect:
 
     def charge_of(self, payment_intent_id: str) -> str:
         """The charge that paid an intent (the ``source_transaction`` of its transfers)."""
-        intent = self._call(self.client.v1.payment_intents.retrieve, payment_intent_id).to_dict()
+        try:
+            intent = self.client.v1.payment_intents.retrieve(payment_intent_id).to_dict()
+        except stripe.InvalidRequestError as error:
+            if error.http_status == 404:
+                raise ProviderError(f"Stripe does not know the payment {payment_intent_id} that paid the order, so "
+                                    "nothing can be transferred from it") from None  # fmt: skip
+            raise ProviderError(f"Stripe: {error.user_message or error}") from None
+        except stripe.StripeError as error:
+            raise ProviderError(f"Stripe: {error.user_message or error}") from None
         charge = intent.get("latest_charge")
         if not charge:
             raise ProviderError(f"Stripe: the payment {payment_intent_id} has no charge")

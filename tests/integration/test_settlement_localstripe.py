@@ -271,3 +271,15 @@ def test_the_servers_own_follower_pays_once_the_account_is_ready(stand_in: Local
     finally:
         server.stop()
         runtime.close()
+
+
+def test_a_payment_stripe_does_not_know_fails_with_a_clear_reason_for_the_operator(settle: Settle) -> None:
+    settle.onboard(settle.cast.designer)
+    order_id = settle.app.place_order(settle.cast.buyer, SITE, False, [LineRequest(settle.design_id, 1)]).id
+    settle.app.record_payment(order_id, "pi_recorded_elsewhere", settle.app.order(order_id).total_ore, "sek")
+    settle.settle_lines(order_id, install=False)
+    assert settle.pass_() == {"failed": 1}
+    [failing] = settle.http.get("/v1/payouts/transfer-failures", headers={
+        **settle.operator, "Vardekedja-Min-Position": str(settle.app.position)}).json()  # fmt: skip
+    assert "does not know the payment pi_recorded_elsewhere" in failing["last_error"]
+    assert settle.transfers(order_id) == []
