@@ -194,10 +194,15 @@ class PersonalData:
         select = sa.select(keys_table.c.key, keys_table.c.erased_at).where(keys_table.c.subject == name)
         with self.engine.begin() as connection:
             row = connection.execute(select).first()
-            if row is None and create:
-                key = AESGCM.generate_key(bit_length=256)
-                connection.execute(keys_table.insert().values(subject=name, key=key, created_at=_now()))
+        if row is None and create:
+            key = AESGCM.generate_key(bit_length=256)
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(keys_table.insert().values(subject=name, key=key, created_at=_now()))
                 return key
+            except sa.exc.IntegrityError:  # another process made the subject's key first: use theirs
+                with self.engine.begin() as connection:
+                    row = connection.execute(select).first()
         return None if row is None else row[0]
 
     def _secret(self, name: str) -> bytes:

@@ -65,3 +65,9 @@ def test_a_person_joins_signs_in_acts_and_is_refused_once_removed(server: Server
         again = browser.post("/login", data={"email": "anna@example.se", "password": PASSWORD,
                                              "csrf_token": token_in(page.text, "/login")})  # fmt: skip
         assert again.status_code == 401 and "wrong" in again.text
+
+    logged = server.log()
+    assert "GET /invite/" in logged  # the access log is on
+    token = path.removeprefix("/invite/")
+    for secret_or_personal in (token, "Anna Berg", "anna@example.se", PASSWORD):
+        assert secret_or_personal not in logged

@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         holder["runtime"] = app.state.runtime = current
         app.state.idempotency = IdempotencyStore(_idempotency_engine(settings))
         app.state.sessions = SessionStore.for_settings(settings)
+        sign_in.hide_invite_tokens()
         if settings.operator_key is not None:
             try:
                 current.marketplace.ensure_operator(

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
+import re
 import secrets
 import time
 from datetime import datetime, timezone
@@ -46,12 +48,29 @@ from vardekedja.runtime import Runtime
 router = APIRouter(include_in_schema=False)
 
 FORM_COOKIE = "vardekedja_form"
+_INVITE = re.compile(r"/invite/[^/?\s]+")
 HOME = "/login"  # where a signed-in person lands; the web UI's start page once it exists
 WINDOW_MINUTES = 15
 PER_EMAIL = 5  # failed sign-ins for one email within the window, then 429
 PER_CLIENT = 20  # failed sign-ins from one address within the window, then 429
 SLOW_AFTER = 2  # failures after which each answer waits, longer each time
 MAX_DELAY = 2.0
+
+
+class InviteTokensHidden(logging.Filter):
+    """Keeps invite tokens out of the access log: a logged link would let anyone who reads the log join."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "/invite/" in a for a in record.args):
+            record.args = tuple(_INVITE.sub("/invite/…", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def hide_invite_tokens() -> None:
+    """Install the filter on uvicorn's access log (once)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, InviteTokensHidden) for f in access.filters):
+        access.addFilter(InviteTokensHidden())
 
 
 class SignInThrottle:
