@@ -163,9 +163,11 @@ class WrkResult:
     p50: float
     p99: float
     errors: int
+    server_cpu_ms: float | None = None  # the server process's CPU time per request
 
     def row(self) -> str:
-        return f"{self.name:46} {self.rate:9,.0f} {self.p50:8.1f} {self.p99:8.1f} {'':>7} {'':>7} {self.errors:7}"
+        cpu = f"{self.server_cpu_ms:7.2f}" if self.server_cpu_ms is not None else f"{'-':>7}"
+        return f"{self.name:46} {self.rate:9,.0f} {self.p50:8.1f} {self.p99:8.1f} {cpu} {'':>7} {self.errors:7}"
 
 
 def ensure_wrk() -> str:
@@ -217,14 +219,19 @@ def measure_wrk(name: str, server: ServerProcess, script: str, args: argparse.Na
     path.write_text(script, encoding="utf-8")
     base = [args.wrk, "-t1", f"-c{args.connections}", "--latency", "-s", str(path), server.url]
     subprocess.run([*base[:1], f"-d{max(1, round(args.warmup))}s", *base[1:]], capture_output=True, check=True)
+    assert server.process is not None
+    before = _cpu_seconds(server.process.pid)
     done = subprocess.run([*base[:1], f"-d{round(args.duration)}s", *base[1:]], capture_output=True, text=True,
                           check=True).stdout  # fmt: skip
+    after = _cpu_seconds(server.process.pid)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", done).group(1))  # type: ignore[union-attr]
     percentiles = dict(re.findall(r"^\s+(\d+)%\s+(\S+)$", done, flags=re.MULTILINE))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", done)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", done)
     failed = (int(errors.group(1)) if errors else 0) + (sum(map(int, socket_errors.groups())) if socket_errors else 0)
-    result = WrkResult(name, rate, _milliseconds(percentiles["50"]), _milliseconds(percentiles["99"]), failed)
+    requests = int(re.search(r"(\d+) requests in", done).group(1))  # type: ignore[union-attr]
+    cpu = (after - before) * 1000 / requests if before is not None and after is not None and requests else None
+    result = WrkResult(name, rate, _milliseconds(percentiles["50"]), _milliseconds(percentiles["99"]), failed, cpu)
     print(result.row(), flush=True)
     return result
 

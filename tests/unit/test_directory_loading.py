@@ -13,7 +13,7 @@ import itertools
 from eventsourcing.domain import Aggregate
 
 from tests.chain import SITE, published_design, register_cast
-from tests.unit.builders import org_number
+from tests.unit.builders import org_number, workshop
 from vardekedja.application import Marketplace
 from vardekedja.domain.directory import DIRECTORY_ID, SNAPSHOT_EVERY, Directory
 from vardekedja.domain.order import LineRequest
@@ -107,3 +107,17 @@ def test_snapshot_state_holds_no_derived_index() -> None:
 
     assert set(snapshot.state) >= {"listings"} and not {"_serving", "_org_numbers"} & set(snapshot.state)
     assert isinstance(snapshot.mutate(None), Aggregate)
+
+
+def test_a_copy_records_its_own_events_and_leaves_the_original_as_it_was() -> None:
+    app = Marketplace()
+    register_cast(app)
+    kept = app.listed()
+    before = state(kept)
+
+    changed = app.directory()
+    changed.list(workshop())
+
+    assert changed is not kept and len(changed.pending_events) == 1
+    assert kept.pending_events == [] and state(kept) == before
+

@@ -70,11 +70,16 @@ class MarketplaceBase(RoundsApplication):
         return aggregate
 
     def directory(self) -> Directory:
-        """The directory to change (registering): loaded from its latest snapshot and the events since."""
-        try:
-            return self._get(Directory, DIRECTORY_ID)
-        except NotFoundError:
-            return Directory()
+        """The directory to change (registering): a private copy of the current one (see ``listed``).
+
+        Its version is the stream's, so saving it after another registration
+        has moved the stream on is a conflict, and ``retrying`` runs the command
+        again on fresh state. In a round it is the round's own copy.
+        """
+        if self._round is not None:
+            return self.listed()
+        current = self._listed_now()
+        return current if current.pending_events else current.copy()
 
     def listed(self) -> Directory:
         """The directory to read (placing an order), as it stands now. Never change what this returns.

@@ -6,10 +6,11 @@ organisation with the same organisation number. Both need one consistent view
 of all organisations, so the directory is an aggregate of its own, saved in the
 same transaction as each registration. Registrations are rare, so the single
 stream is no bottleneck. It grows with every organisation, though, so it is not
-replayed in full where it is only read: the application keeps a copy and reads
-only the events recorded since (``MarketplaceBase.listed``); a snapshot every
-``SNAPSHOT_EVERY`` events bounds what loading it replays; and the listings are
-indexed by role and municipality, so a lookup does not walk every organisation.
+loaded in full for each command: the application keeps a copy and reads only the
+events recorded since (``MarketplaceBase.listed``; a registration changes a
+``copy()`` of it); a snapshot every ``SNAPSHOT_EVERY`` events bounds what the
+first load replays; and the listings are indexed by role and municipality, so a
+lookup does not walk every organisation.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class Directory(Aggregate):
     def copy(self) -> Directory:
         """A copy to bring up to date (``mutate`` newer events on it) while readers keep this one."""
         twin = copy.copy(self)
+        twin._pending_events = []  # its own: events recorded on the copy must never show up on this one
         twin.listings = dict(self.listings)
         twin._serving = {key: list(ids) for key, ids in self._serving.items()}
         twin._org_numbers = dict(self._org_numbers)
