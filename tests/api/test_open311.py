@@ -84,9 +84,18 @@ def test_a_georeport_client_reports_a_fault_and_follows_it(served: tuple[Cast, s
         listed = http.get("/open311/v2/requests.json").text
         for private in ("Anna", "anna@example.se", "070-1234567", "Andersson", "Loose slat"):
             assert private not in listed and private not in http.get(f"/open311/v2/requests/{request_id}.json").text
-        # Contact details are not kept anywhere (not yet encrypted per person, so dropped).
+        # The area company may contact the reporter; the buyer sees the report but not who made it.
         order = ok(cast.area_company.get(f"/v1/maintenance-orders/{request_id}"))
-        assert "anna@example.se" not in str(order)
+        assert order["contact"] == {"email": "anna@example.se", "first_name": "Anna", "last_name": "Andersson",
+                                    "phone": None}  # fmt: skip
+        assert order["description"] == "Loose slat, Anna 070-1234567"
+        seen_by_buyer = ok(cast.buyer.get(f"/v1/maintenance-orders/{request_id}"))
+        assert seen_by_buyer["contact"] is None and seen_by_buyer["description"] == order["description"]
+        # Stored only sealed: neither the event store nor the views hold them in plain text.
+        data = cast.buyer.api.runtime.settings.data_dir
+        for name in ("events.sqlite3", "views.sqlite3"):
+            stored = b"".join(path.read_bytes() for path in data.glob(f"{name}*"))
+            assert b"anna@example.se" not in stored and b"Loose slat" not in stored and b"Andersson" not in stored
 
         cast.area_company.post(f"/v1/maintenance-orders/{request_id}/start")
         ok(cast.area_company.post(f"/v1/maintenance-orders/{request_id}/resolve", json={"hours_worked": 1}))

@@ -94,3 +94,26 @@ def test_a_version_2_dispatch_loads_and_is_figured_by_the_first_table(tmp_path: 
     fold.feed("Delivery.Dispatched", delivery, dispatched.__dict__, datetime.now(timezone.utc), 7)
     (transport,) = [fact for fact in facts if fact.kind == CO2E_TRANSPORT]
     assert transport.value == transport_grams(FIRST_VERSION, "electric_van", 12.5)
+
+
+def test_a_fault_report_stored_before_contact_details_were_kept_loads_without_them() -> None:
+    from tests.unit.test_event_evolution import as_version_1, replayed, stored_history
+    from tests.unit.flow import place_and_pay, produce
+    from vardekedja.domain.asset import asset_id
+    from vardekedja.domain.maintenance import ServiceCode
+    from vardekedja.domain.order import LineRequest
+
+    app = Marketplace()
+    cast = register_cast(app)
+    order_id = place_and_pay(app, cast, [LineRequest(published_design(app, cast), 1)])
+    delivery = produce(app, cast.workshop, order_id, 1)
+    app.schedule_delivery(cast.workshop, delivery, *window())
+    app.dispatch_delivery(cast.workshop, delivery)
+    app.deliver(cast.workshop, delivery, "Gården")
+    report = app.report_fault(asset_id(order_id, 1, 1), ServiceCode.DAMAGE, "A loose slat",
+                              contact={"email": "anna@example.se"}).id  # fmt: skip
+    assert app.personal_data.open(app.maintenance_order(report).contact["email"]) == "anna@example.se"
+
+    old = replayed(stored_history(app), {"vardekedja:MaintenanceOrder.Opened": as_version_1("contact")})
+    loaded = old.maintenance_order(report)
+    assert loaded.contact is None and loaded.service_code is ServiceCode.DAMAGE

@@ -62,12 +62,23 @@ class AssetOut(BaseModel):
 MaintenanceStatusOut = Literal["open", "acknowledged", "in_progress", "resolved", "rejected"]
 
 
+class ContactOut(BaseModel):
+    """How to reach whoever reported the fault, as far as they said (personal data)."""
+
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+
+
 class MaintenanceOrderOut(BaseModel):
     id: UUID
     status: MaintenanceStatusOut
     source: Literal["report", "inspection"]
     service_code: str
-    description: str
+    description: str | None = Field(description="What is wrong; null once the reporter's data was erased")
+    contact: ContactOut | None = Field(
+        default=None, description="The reporter's contact details: to the area company, the operator and auditors")
     asset_id: UUID
     asset_code: str
     title: str
@@ -89,7 +100,8 @@ class MaintenanceOrderOut(BaseModel):
 
     @classmethod
     def from_row(cls, row: dict[str, Any], now: datetime) -> MaintenanceOrderOut:
-        values = {name: row[name] for name in cls.model_fields if name in row}
+        values = {name: row[name] for name in cls.model_fields if name in row and name != "contact"}
+        values["contact"] = row.get("contact")
         return cls(**values, source="inspection" if row["inspection_no"] else "report",
                    overdue=is_overdue(row["status"], row["expected_by"], now))  # fmt: skip
 
@@ -99,7 +111,7 @@ class MaintenanceOrderOut(BaseModel):
         return cls(
             id=order.id, status=order.status.value,
             source="inspection" if order.inspection_no else "report", service_code=order.service_code.value,
-            description=order.description, asset_id=asset.id, asset_code=asset.code, title=asset.title,
+            description=order.description, contact=order.contact, asset_id=asset.id, asset_code=asset.code, title=asset.title,
             order_id=asset.order_id, municipality=asset.municipality, area_company_id=order.area_company_id,
             area_company_name=area_company_name, inspection_no=order.inspection_no, lat=order.lat, long=order.long,
             media_url=order.media_url, opened_at=order.created_on, expected_by=order.expected_by,
@@ -107,9 +119,16 @@ class MaintenanceOrderOut(BaseModel):
             materials_ore=order.materials_ore, notes=order.notes, reason=order.reason,
         )  # fmt: skip
 
-    def opened(self, vault: PersonalData) -> MaintenanceOrderOut:
-        """With the notes opened (stored sealed: they may name people); None once erased."""
-        return self.model_copy(update={"notes": vault.open(self.notes)})
+    def opened(self, vault: PersonalData, *, contact: bool) -> MaintenanceOrderOut:
+        """With the notes, the report and (when ``contact``) the reporter's details opened; None once erased.
+
+        They are stored sealed: they may name people. A buyer sees the report but not who made it.
+        """
+        sealed = self.contact if contact else None
+        opened = ContactOut(**{name: vault.open(value) for name, value in sealed.model_dump().items()
+                               if value is not None}) if sealed is not None else None  # fmt: skip
+        return self.model_copy(update={"notes": vault.open(self.notes), "description": vault.open(self.description),
+                                       "contact": opened})
 
 
 class ResolveIn(Body):

@@ -5,10 +5,9 @@ come through ``submit``: the same limits on rate (per client address, with the
 ``limits`` library), size and fields, the same honeypot field, the same checks.
 
 Reporters' contact details (``email``, ``first_name``, ``last_name``,
-``phone``) are personal data and the event store keeps personal data only
-encrypted under a key per person. Until that encryption is in place they are
-accepted (so GeoReport clients keep working) and dropped: never stored,
-logged or answered.
+``phone``) and the report's free text are personal data: the application
+seals them under a data subject of the reporter's own (personal_data.py)
+before they reach an event; public answers never carry them.
 """
 
 from __future__ import annotations
@@ -61,6 +60,7 @@ class Report:
     lat: float | None
     long: float | None
     media_url: str | None
+    contact: dict[str, str]
 
 
 class ClientLimits:
@@ -147,7 +147,8 @@ def check(fields: dict[str, str]) -> Report:
                                   or not urlsplit(media_url).netloc):  # fmt: skip
         raise ReportError(400, "media_url must be an http(s) address", "media_url")
     lat, long = _coordinate(fields, "lat"), _coordinate(fields, "long")
-    return Report(code, service_code, description, lat, long, media_url)
+    contact = {name: fields[name].strip() for name in CONTACT_FIELDS if fields.get(name, "").strip()}
+    return Report(code, service_code, description, lat, long, media_url, contact)
 
 
 async def submit(runtime: Runtime, response: Response, report: Report) -> UUID:
@@ -159,6 +160,6 @@ async def submit(runtime: Runtime, response: Response, report: Report) -> UUID:
     try:
         return await command(runtime, response, lambda app: app.report_fault(
             asset["id"], report.service_code, report.description, lat=report.lat, long=report.long,
-            media_url=report.media_url).id)  # fmt: skip
+            media_url=report.media_url, contact=report.contact).id)  # fmt: skip
     except DomainError as error:
         raise ReportError(400, str(error), error.field) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
@@ -66,13 +66,24 @@ class CareCommands(MarketplaceBase):
     def report_fault(
         self, asset_id: UUID, service_code: ServiceCode, description: str, *,
         lat: float | None = None, long: float | None = None, media_url: str | None = None,
+        contact: Mapping[str, str] | None = None,
     ) -> Recorded:  # fmt: skip
-        """Open a maintenance order for the area company looking after the piece."""
+        """Open a maintenance order for the area company looking after the piece.
+
+        The report's free text and the reporter's contact details are personal data: they are sealed
+        under a data subject of the reporter's own, so that erasing it leaves nothing of them readable.
+        """
         asset = self.asset(asset_id)
+        if not description.strip():
+            raise RuleViolationError("say what is wrong", field="description")
+        reporter = uuid4()
+        seal = self.personal_data.seal
+        given = {name: value.strip() for name, value in (contact or {}).items() if value.strip()}
         order = MaintenanceOrder.report(
             asset_id=asset.id, area_company_id=self._caretaker(asset), service_code=service_code,
-            description=description, expected_hours=self.expected_hours_for(service_code),
+            description=seal(reporter, description.strip()), expected_hours=self.expected_hours_for(service_code),
             lat=lat, long=long, media_url=media_url,
+            contact={name: seal(reporter, value) for name, value in given.items()} or None,
         )  # fmt: skip
         return self._commit(order.id, order)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -60,9 +61,13 @@ class MaintenanceOrder(Aggregate):
         TOPIC = "vardekedja:MaintenanceOrder.Event"
 
     class Opened(Created):
-        """Opened by a fault report (``inspection_no`` None) or a due inspection."""
+        """Opened by a fault report (``inspection_no`` None) or a due inspection.
+
+        Version 2 adds the reporter's contact details (sealed personal data; None when none were given).
+        """
 
         TOPIC = "vardekedja:MaintenanceOrder.Opened"
+        class_version = 2
         asset_id: UUID
         area_company_id: UUID
         service_code: str
@@ -72,6 +77,11 @@ class MaintenanceOrder(Aggregate):
         long: float | None
         media_url: str | None
         inspection_no: int | None
+        contact: dict[str, str] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["contact"] = None
 
     class Acknowledged(Event):
         TOPIC = "vardekedja:MaintenanceOrder.Acknowledged"
@@ -98,7 +108,9 @@ class MaintenanceOrder(Aggregate):
     def report(
         cls, *, asset_id: UUID, area_company_id: UUID, service_code: ServiceCode, description: str,
         expected_hours: int, lat: float | None = None, long: float | None = None, media_url: str | None = None,
+        contact: dict[str, str] | None = None,
     ) -> MaintenanceOrder:  # fmt: skip
+        """A fault report; ``description`` and ``contact`` arrive sealed (personal data, see personal_data.py)."""
         if service_code is ServiceCode.INSPECTION:
             raise RuleViolationError("inspections are scheduled, not reported", field="service_code")
         if not description.strip():
@@ -110,7 +122,7 @@ class MaintenanceOrder(Aggregate):
         return cls(
             asset_id=asset_id, area_company_id=area_company_id, service_code=service_code.value,
             description=description.strip(), expected_hours=expected_hours, lat=lat, long=long,
-            media_url=media_url, inspection_no=None,
+            media_url=media_url, inspection_no=None, contact=dict(contact) if contact else None,
         )  # fmt: skip
 
     @classmethod
@@ -118,13 +130,14 @@ class MaintenanceOrder(Aggregate):
         return cls(
             asset_id=asset_id, area_company_id=area_company_id,
             service_code=ServiceCode.INSPECTION.value, description=f"Inspection {number}",
-            expected_hours=expected_hours, lat=None, long=None, media_url=None, inspection_no=number,
+            expected_hours=expected_hours, lat=None, long=None, media_url=None, inspection_no=number, contact=None,
         )  # fmt: skip
 
     @event(Opened)
     def __init__(
         self, *, asset_id: UUID, area_company_id: UUID, service_code: str, description: str, expected_hours: int,
         lat: float | None, long: float | None, media_url: str | None, inspection_no: int | None,
+        contact: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.asset_id = asset_id
         self.area_company_id = area_company_id
@@ -133,6 +146,7 @@ class MaintenanceOrder(Aggregate):
         self.expected_hours = expected_hours
         self.lat, self.long, self.media_url = lat, long, media_url
         self.inspection_no = inspection_no
+        self.contact = dict(contact) if contact else None
         self.status = MaintenanceStatus.OPEN
         self.hours_worked: float | None = None
         self.materials_ore: int | None = None

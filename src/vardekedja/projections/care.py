@@ -92,6 +92,7 @@ class CareView(View):
             sa.Column("lat", sa.Float, nullable=True),
             sa.Column("long", sa.Float, nullable=True),
             sa.Column("media_url", sa.String, nullable=True),
+            sa.Column("contact", sa.JSON, nullable=True),  # the reporter's, sealed
             sa.Column("opened_at", UtcDateTime, nullable=False),
             sa.Column("expected_by", UtcDateTime, nullable=False, index=True),
             sa.Column("updated_at", UtcDateTime, nullable=False),
@@ -242,7 +243,7 @@ class CareProjection(Projection):
             order_id=asset["order_id"], buyer_id=asset["buyer_id"], municipality=asset["municipality"],
             area_company_id=e.area_company_id, area_company_name=self._name(e.area_company_id),
             service_code=e.service_code, description=e.description, status="open", inspection_no=e.inspection_no,
-            lat=e.lat, long=e.long, media_url=e.media_url, opened_at=e.timestamp, expected_by=expected_by,
+            lat=e.lat, long=e.long, media_url=e.media_url, contact=e.contact, opened_at=e.timestamp, expected_by=expected_by,
             updated_at=e.timestamp, hours_worked=None, materials_ore=None, notes=None, reason=None, position=position,
         )  # fmt: skip
 

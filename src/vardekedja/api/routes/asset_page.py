@@ -72,12 +72,14 @@ def _render(asset: dict[str, Any], message: str = "", status: int = 200, values:
 <select id="service_code" name="service_code" required>{options}</select>
 <label for="description">What is wrong</label>
 <textarea id="description" name="description" rows="5" maxlength="4000" required>{escape(values.get("description", ""))}</textarea>
+<label for="email">Your email (optional, to hear back)</label>
+<input id="email" name="email" type="email" maxlength="200" autocomplete="email" value="{escape(values.get("email", ""))}">
 <div class="hidden" aria-hidden="true"><label for="{HONEYPOT}">Leave this empty</label>
 <input id="{HONEYPOT}" name="{HONEYPOT}" tabindex="-1" autocomplete="off"></div>
 <input type="hidden" name="attribute[asset]" value="{escape(asset["code"])}">
 <button type="submit">Send report</button>
 </form>
-<p>No contact details are asked for or kept.</p>"""
+<p>An email given here is kept encrypted and shown only to the area company looking after the piece.</p>"""
     return _page(asset["title"], body, status)
 
 

@@ -104,7 +104,8 @@ async def list_maintenance_orders(
             overdue_at=now if overdue else None, limit=limit, cursor=cursor,
         )  # fmt: skip
         vault = runtime.personal_data
-        return Page(items=[MaintenanceOrderOut.from_row(row, now).opened(vault) for row in page.items],
+        contact = not caller.is_(Role.BUYER)
+        return Page(items=[MaintenanceOrderOut.from_row(row, now).opened(vault, contact=contact) for row in page.items],
                     next_cursor=page.next_cursor)  # fmt: skip
 
     return await reads.read(read)
@@ -120,7 +121,8 @@ async def get_maintenance_order(maintenance_order_id: UUID, caller: CallerDep, r
         row = runtime.view(CareView).maintenance_order(views, maintenance_order_id)
         if row is None or (party is not None and party not in (row["area_company_id"], row["buyer_id"])):
             raise ApiError(404, f"no maintenance order {maintenance_order_id}")
-        return MaintenanceOrderOut.from_row(row, runtime.clock()).opened(runtime.personal_data)
+        return MaintenanceOrderOut.from_row(row, runtime.clock()).opened(runtime.personal_data,
+                                                                         contact=not caller.is_(Role.BUYER))
 
     return await reads.read(read)
 
@@ -130,7 +132,7 @@ async def _answer(runtime: Runtime, response: Response, run: Callable[[Marketpla
         order = app.maintenance_order(maintenance_order_id)
         name = app.organisation(order.area_company_id).name
         return MaintenanceOrderOut.from_aggregate(order, app.asset(order.asset_id), name,
-                                                  runtime.clock()).opened(app.personal_data)
+                                                  runtime.clock()).opened(app.personal_data, contact=True)
 
     return await command_answered(runtime, response, run, answer)
 
