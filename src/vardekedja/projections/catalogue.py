@@ -149,6 +149,34 @@ class CatalogueView(View):
             query = query.where(d.c.price_base_ore <= largest_base(max_unit_price_ore, fee_rate))
         return newest_first(connection, query, d.c.listing, limit=limit, cursor=cursor)
 
+    def able_workshops(self, connection: Connection, design_id: UUID, municipality: str) -> int:
+        """How many workshops serving the municipality hold every capability the design needs."""
+        area, needed, held = self.workshop_areas, self.capabilities, self.workshop_capabilities
+        missing = sa.exists().where(
+            needed.c.design_id == design_id,
+            ~sa.exists()
+            .where(held.c.workshop_id == area.c.workshop_id, held.c.capability == needed.c.capability)
+            .correlate(area, needed),
+        ).correlate(area)
+        query = sa.select(sa.func.count()).select_from(area).where(area.c.municipality == _key(municipality), ~missing)
+        return int(connection.execute(query).scalar_one())
+
+    def facets(self, connection: Connection) -> dict[str, list[str]]:
+        """What the catalogue's filters can choose from: the published designs' categories, materials and
+        capabilities, and the municipalities some workshop serves (all as the view keeps them, normalised)."""
+        d = self.designs
+        published = sa.select(d.c.id).where(d.c.status == "published")
+
+        def values(column: sa.ColumnElement[str], *where: sa.ColumnElement[bool]) -> list[str]:
+            return list(connection.execute(sa.select(column).where(*where).distinct().order_by(column)).scalars())
+
+        return {
+            "category": values(d.c.category, d.c.status == "published"),
+            "material": values(self.materials.c.material, self.materials.c.design_id.in_(published)),
+            "capability": values(self.capabilities.c.capability, self.capabilities.c.design_id.in_(published)),
+            "municipality": values(self.workshop_areas.c.municipality),
+        }
+
     def _matches(self, dialect: str, terms: list[str]) -> sa.ColumnElement[bool]:
         d = self.designs
         if dialect == "sqlite":

@@ -1,0 +1,94 @@
+"""The web UI: server-rendered pages (Jinja2) with htmx, in Swedish and English, served beside the API.
+
+``install_web(app)`` adds the pages, the static files (our stylesheet and the
+vendored htmx, see ``static/VERSIONS``), HTML error pages outside ``/v1`` and
+CSRF protection for forms (``asgi-csrf``: a signed token in a cookie that every
+form sends back; requests with an API key and no cookie are not forms).
+"""
+
+from __future__ import annotations
+
+import secrets
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from asgi_csrf import asgi_csrf
+from fastapi import FastAPI
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from vardekedja.settings import Settings
+from vardekedja.web.errors import install_page_errors
+from vardekedja.web.i18n import LANGUAGES, translations
+from vardekedja.web.routes import cart, public
+
+SECRET_FILE = "web-secret"
+
+
+class Static(StaticFiles):
+    """Static files; a URL with the content's version (``?v=``) is kept by browsers for a year."""
+
+    def file_response(self, full_path: str | Path, stat_result: object, scope: Scope, status_code: int = 200,
+                      ) -> Response:  # fmt: skip
+        response = super().file_response(full_path, stat_result, scope, status_code)  # type: ignore[arg-type]
+        versioned = b"v=" in scope.get("query_string", b"")
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if versioned else "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def web_secret(settings: Settings) -> str:
+    """The secret that signs CSRF tokens: from the data folder, made there on first start."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / SECRET_FILE
+    try:
+        with path.open("x", encoding="ascii") as made:  # exclusive: several workers starting agree on one
+            made.write(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    except FileExistsError:
+        pass
+    return path.read_text(encoding="ascii").strip()
+
+
+def _not_a_form(scope: Scope) -> bool:
+    """API calls with a key, Stripe's webhook and the payment page's own calls carry no form token."""
+    path = scope["path"]
+    headers = dict(scope.get("headers") or [])
+    return path.startswith("/pay/") or path == "/v1/payments/stripe/webhook" or b"authorization" in headers
+
+
+_scope: ContextVar[Scope] = ContextVar("scope")
+
+
+class Csrf:
+    """``asgi-csrf`` without its copy of the scope: what routing records in the scope (the matched route,
+    read by the metrics) must reach the middleware outside, so the token getter goes into the original."""
+
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        self.app = app
+        self.protected = asgi_csrf(self._forward, **options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _scope.set(scope)
+        try:
+            await self.protected(scope, receive, send)
+        finally:
+            _scope.reset(token)
+
+    async def _forward(self, copied: Scope, receive: Receive, send: Send) -> None:
+        scope = _scope.get()
+        if "csrftoken" in copied:
+            scope["csrftoken"] = copied["csrftoken"]
+        await self.app(scope, receive, send)
+
+
+def install_web(app: FastAPI, settings: Settings) -> None:
+    for language in LANGUAGES:
+        translations(language)  # compile the catalogues now: a broken one stops the start, not a page
+    app.include_router(public.router)
+    app.include_router(cart.router)
+    app.mount("/static", Static(packages=[("vardekedja.web", "static")]), name="static")
+    install_page_errors(app)
+    app.add_middleware(Csrf, signing_secret=web_secret(settings), skip_if_scope=_not_a_form)

@@ -1,0 +1,143 @@
+"""Templates: one Jinja2 environment per language, and the ``Page`` a handler renders with.
+
+Templates live beside this module (``templates/``): ``base.html`` with blocks,
+pages named after what they show, and partials prefixed with ``_`` that full
+pages include and htmx requests get on their own. Every string in a template
+goes through the language's catalogue (``{% trans %}``, ``_()``); every value
+is escaped (autoescape is on for every template).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from importlib.resources import files
+from typing import Annotated, Any
+
+import jinja2
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
+
+from vardekedja.web import vocabulary
+from vardekedja.web.i18n import COOKIE, LANGUAGES, Formats, choose_language, translations
+
+# No inline script or style anywhere: htmx is told not to add its indicator style or to evaluate code.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+YEAR = 365 * 24 * 3600
+
+
+@functools.cache
+def static_version(name: str) -> str:
+    """A short hash of a static file's content, so its URL changes when it does (and it can be kept a year)."""
+    return hashlib.sha256(files("vardekedja.web").joinpath("static", name).read_bytes()).hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    return f"/static/{name}?v={static_version(name)}"
+
+
+def _environment(language: str) -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("vardekedja.web", "templates"),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    formats = Formats(language)
+    gettext = translations(language).gettext
+
+    def money(ore: int) -> Markup:
+        return Markup('<span class="money">{}</span>').format(formats.money(ore))
+
+    environment.filters.update(
+        money=money, number=formats.number, date=formats.date, datetime=formats.datetime,
+        word=lambda value: vocabulary.word(gettext, value),
+        status=lambda value: vocabulary.status(gettext, value),
+    )  # fmt: skip
+    environment.globals.update(language=language, languages=LANGUAGES, static=static_url)
+    return environment
+
+
+@functools.cache
+def environments() -> dict[str, jinja2.Environment]:
+    return {language: _environment(language) for language in LANGUAGES}
+
+
+class Page:
+    """What a page handler renders with: the request's language and its templates.
+
+    ``render`` answers with the security headers every page carries and, when
+    the language was chosen with ``?lang=``, remembers it in a cookie.
+    """
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.language, self._remember = choose_language(request)
+        self.environment = environments()[self.language]
+        self.gettext = translations(self.language).gettext
+        self.formats = Formats(self.language)
+
+    @property
+    def htmx(self) -> bool:
+        """Asked for by htmx (``HX-Request``): answer with the fragment only."""
+        return self.request.headers.get("hx-request") == "true"
+
+    def html(self, template: str, **context: Any) -> str:
+        return self.environment.get_template(template).render(
+            request=self.request, path=self.request.url.path, switch=self._switch_urls(), csrf=self._csrf(),
+            **context,
+        )  # fmt: skip
+
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        response = HTMLResponse(self.html(template, **context), status_code=status, headers=SECURITY_HEADERS)
+        response.headers["Vary"] = "Accept-Language, Cookie, HX-Request"
+        response.headers["Cache-Control"] = "no-cache"
+        if self._remember:
+            response.set_cookie(COOKIE, self.language, max_age=YEAR, samesite="lax", httponly=True)
+        return response
+
+    def _switch_urls(self) -> dict[str, str]:
+        """The same page in each language (the query kept, ``lang`` replaced)."""
+        kept = [(k, v) for k, v in self.request.query_params.multi_items() if k not in ("lang", "cursor")]
+        urls = {}
+        for language in LANGUAGES:
+            query = "&".join(f"{escape_query(k)}={escape_query(v)}" for k, v in [*kept, ("lang", language)])
+            urls[language] = f"{self.request.url.path}?{query}"
+        return urls
+
+    def _csrf(self) -> str:
+        get_token = self.request.scope.get("csrftoken")
+        return str(get_token()) if callable(get_token) else ""
+
+
+def escape_query(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+def fragment_or_page(page: Page, fragment: str, template: str, **context: Any) -> HTMLResponse:
+    """The partial alone for htmx, the whole page otherwise: both from the same template."""
+    return page.render(fragment if page.htmx else template, **context)
+
+
+async def get_page(request: Request) -> Page:
+    return Page(request)
+
+
+PageDep = Annotated[Page, Depends(get_page)]
+
+__all__ = ["Page", "PageDep", "escape", "fragment_or_page", "static_url", "SECURITY_HEADERS"]

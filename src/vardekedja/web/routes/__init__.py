@@ -1,0 +1,1 @@
+"""The web UI's page handlers, one module per part of the marketplace."""
