@@ -30,6 +30,7 @@ from vardekedja.api.routes import (
     deliveries,
     designs,
     impact,
+    media,
     open311,
     orders,
     organisations,
@@ -131,7 +132,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_problem_handlers(app)
 
     # Each router straight on the app: every level of inclusion is another round of route matching per request.
-    for module, responses in [(organisations, WRITE), (people, WRITE), (designs, WRITE), (orders, WRITE),
+    for module, responses in [(organisations, WRITE), (people, WRITE), (designs, WRITE), (media, WRITE),
+                              (orders, WRITE),
                               (production, WRITE), (deliveries, WRITE), (payouts, READ)]:  # fmt: skip
         app.include_router(module.router, prefix="/v1", responses=responses)
     app.include_router(payments.router, prefix="/v1", responses=_problems(400, 401, 403, 404, 409, 413, 422, 503))

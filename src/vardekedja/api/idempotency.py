@@ -35,6 +35,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vardekedja.api.limits import is_upload
 from vardekedja.api.problems import problem
 from vardekedja.api.sessions import COOKIE as SESSION_COOKIE
 from vardekedja.storage.types import UtcDateTime
@@ -165,7 +166,9 @@ class IdempotencyMiddleware:
         return store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        # An upload is not held in memory to compare with a repeat: the same file attached again is the same
+        # media already (its id comes from the file's hash), so a repeat records nothing anyway.
+        if scope["type"] != "http" or scope["method"] != "POST" or is_upload(scope):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])

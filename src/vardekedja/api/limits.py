@@ -9,6 +9,7 @@ unchanged while reading a body, and the problem handler formats it.
 from __future__ import annotations
 
 import codecs
+import re
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +29,17 @@ def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
     return True
 
 
+# Uploads stream to disk under their own, larger limit (the largest file plus room for the form around it);
+# the upload route enforces each kind's own limit as the bytes arrive (api/uploads.py).
+UPLOAD_PATH = re.compile(r"^/v1/designs/[^/]+/media$")
+UPLOAD_MAX_BODY = (50 << 20) + (64 << 10)
+UPLOAD_TOO_LARGE = "the upload is over the 50 MiB limit"
+
+
+def is_upload(scope: Scope) -> bool:
+    return scope["method"] == "POST" and UPLOAD_PATH.match(scope["path"]) is not None
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app = app
@@ -37,9 +49,10 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, too_large = (UPLOAD_MAX_BODY, UPLOAD_TOO_LARGE) if is_upload(scope) else (self.max_body, TOO_LARGE)
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
-                await problem(413, TOO_LARGE)(scope, receive, send)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await problem(413, too_large)(scope, receive, send)
                 return
         received = 0
         # Python's json module guesses UTF-16 and UTF-32 from the bytes and skips a UTF-8 byte order
@@ -58,8 +71,8 @@ class BodyLimitMiddleware:
                 except UnicodeDecodeError:
                     raise HTTPException(400, NOT_UTF8) from None
             received += len(chunk)
-            if received > self.max_body:
-                raise HTTPException(413, TOO_LARGE)
+            if received > limit:
+                raise HTTPException(413, too_large)
             return message
 
         await self.app(scope, limited, send)

@@ -21,14 +21,15 @@ from __future__ import annotations
 from vardekedja.application.care import CareCommands
 from vardekedja.application.designs import DesignCommands
 from vardekedja.application.fulfilment import FulfilmentCommands
+from vardekedja.application.media import MediaCommands
 from vardekedja.application.orders import OrderCommands
 from vardekedja.application.organisations import OrganisationCommands
 from vardekedja.application.people import PeopleCommands
 from vardekedja.application.settlement import SettlementCommands
 
 
-class Marketplace(OrganisationCommands, PeopleCommands, DesignCommands, OrderCommands, FulfilmentCommands,
-                  CareCommands, SettlementCommands):
+class Marketplace(OrganisationCommands, PeopleCommands, DesignCommands, MediaCommands, OrderCommands,
+                  FulfilmentCommands, CareCommands, SettlementCommands):
     """Commands of the whole chain; each returns what it recorded and where."""
 
     name = "Marketplace"

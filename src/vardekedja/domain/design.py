@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -106,6 +106,31 @@ class Specification:
         return problems
 
 
+MEDIA_KINDS = ("picture", "production_file")
+
+
+def media_id(design_id: UUID, revision: int, kind: str, sha256: str) -> UUID:
+    """The same file attached to the same revision as the same kind is the same media (a repeat changes nothing)."""
+    return uuid5(NAMESPACE_URL, f"vardekedja:media:{design_id}:{revision}:{kind}:{sha256}")
+
+
+@dataclass(frozen=True)
+class Media:
+    """A file attached to a revision, stored by its content hash; a picture also in smaller sizes."""
+
+    id: UUID
+    revision: int
+    kind: str
+    filename: str
+    sha256: str
+    bytes: int
+    content_type: str
+    variants: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "id": str(self.id), "variants": dict(self.variants)}
+
+
 class Design(Aggregate):
     TOPIC = "vardekedja:Design"
 
@@ -132,6 +157,13 @@ class Design(Aggregate):
     class Retired(Event):
         TOPIC = "vardekedja:Design.Retired"
 
+    class MediaAttached(Event):
+        """A picture or production file was attached to the draft revision; ``sha256`` names the stored
+        file (and ``variants`` the smaller sizes of a picture), so the audit chain covers the files."""
+
+        TOPIC = "vardekedja:Design.MediaAttached"
+        media: dict[str, Any]
+
     @classmethod
     def draft(cls, designer_id: UUID, specification: Specification) -> Design:
         specification.check()
@@ -143,6 +175,7 @@ class Design(Aggregate):
         self.revisions: dict[int, Specification] = {1: Specification.from_dict(specification)}
         self.published_revisions: list[int] = []
         self.retired = False
+        self.media: list[Media] = []
 
     @property
     def status(self) -> DesignStatus:
@@ -209,6 +242,31 @@ class Design(Aggregate):
     @event(Retired)
     def _retired(self) -> None:
         self.retired = True
+
+    def media_of(self, revision: int | None) -> list[Media]:
+        """The files a revision has: its own and those of the revisions before it."""
+        return [m for m in self.media if revision is not None and m.revision <= revision]
+
+    def attach_media(self, organisation_id: UUID, *, kind: str, filename: str, sha256: str, size: int,
+                     content_type: str, variants: dict[str, str]) -> UUID:  # fmt: skip
+        """Attach a stored file to the open draft; attaching the same file again changes nothing."""
+        self._check_owner(organisation_id)
+        self._check_not_retired()
+        revision = self.draft_revision
+        if revision is None:
+            raise InvalidTransitionError("files are attached to a draft revision: revise the design first")
+        if kind not in MEDIA_KINDS:
+            raise InvalidSpecificationError("kind is picture or production_file", field="kind")
+        identity = media_id(self.id, revision, kind, sha256)
+        if any(m.id == identity for m in self.media_of(revision)):
+            return identity
+        self._media_attached(media=Media(identity, revision, kind, filename, sha256, size, content_type,
+                                         dict(variants)).to_dict())  # fmt: skip
+        return identity
+
+    @event(MediaAttached)
+    def _media_attached(self, media: dict[str, Any]) -> None:
+        self.media.append(Media(**{**media, "id": UUID(media["id"])}))
 
     def orderable_revision(self, revision: int | None) -> tuple[int, Specification]:
         """The revision an order line gets: the one asked for, or the latest published."""

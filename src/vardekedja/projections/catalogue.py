@@ -81,6 +81,21 @@ class CatalogueView(View):
             sa.Column("capability", sa.String, primary_key=True, index=True),
         )
         self.workshop_capabilities, self.workshop_areas = self.workshop_reach()
+        # Pictures and production files of each revision (the files themselves are stored by hash).
+        self.media = sa.Table(
+            self.table_name("media"),
+            self.metadata,
+            sa.Column("id", sa.Uuid, primary_key=True),
+            sa.Column("design_id", sa.Uuid, nullable=False, index=True),
+            sa.Column("revision", sa.Integer, nullable=False),
+            sa.Column("kind", sa.String, nullable=False),
+            sa.Column("filename", sa.String, nullable=False),
+            sa.Column("sha256", sa.String(64), nullable=False),
+            sa.Column("bytes", sa.BigInteger, nullable=False),
+            sa.Column("content_type", sa.String, nullable=False),
+            sa.Column("variants", sa.JSON, nullable=False),
+            sa.Column("position", sa.BigInteger, nullable=False),
+        )
         # SQLite's FTS5 table; declared apart because create_all cannot make it.
         self.search = sa.Table(
             self.table_name("search"),
@@ -160,6 +175,38 @@ class CatalogueView(View):
         ).correlate(area)
         query = sa.select(sa.func.count()).select_from(area).where(area.c.municipality == _key(municipality), ~missing)
         return int(connection.execute(query).scalar_one())
+
+    def media_of(self, connection: Connection, design_id: UUID, revision: int | None,
+                 kind: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """The files a revision has (its own and those of earlier revisions), in the order attached."""
+        if revision is None:
+            return []
+        m = self.media
+        query = sa.select(m).where(m.c.design_id == design_id, m.c.revision <= revision).order_by(m.c.position)
+        if kind is not None:
+            query = query.where(m.c.kind == kind)
+        return [dict(row) for row in connection.execute(query).mappings()]
+
+    def first_pictures(self, connection: Connection, revisions: dict[UUID, int]) -> dict[UUID, dict[str, Any]]:
+        """Each design's first picture of the given revision (for catalogue cards), in one query."""
+        if not revisions:
+            return {}
+        m = self.media
+        query = (sa.select(m).where(m.c.design_id.in_(list(revisions)), m.c.kind == "picture")
+                 .order_by(m.c.position))  # fmt: skip
+        first: dict[UUID, dict[str, Any]] = {}
+        for row in connection.execute(query).mappings():
+            if row["design_id"] not in first and row["revision"] <= revisions[row["design_id"]]:
+                first[row["design_id"]] = dict(row)
+        return first
+
+    def media_item(self, connection: Connection, design_id: UUID, media_id: UUID) -> dict[str, Any] | None:
+        """One file with what deciding who may have it needs: its design's designer and published revision."""
+        m, d = self.media, self.designs
+        query = (sa.select(m, d.c.designer_id, d.c.published_revision).join(d, d.c.id == m.c.design_id)
+                 .where(m.c.id == media_id, m.c.design_id == design_id))  # fmt: skip
+        row = connection.execute(query).mappings().first()
+        return dict(row) if row else None
 
     def facets(self, connection: Connection) -> dict[str, list[str]]:
         """What the catalogue's filters can choose from: the published designs' categories, materials and
@@ -305,6 +352,15 @@ class CatalogueProjection(Projection):
     @process_event.register
     def _(self, domain_event: Design.Retired, position: int) -> None:
         self.update(self.view.designs, domain_event.originator_id, status="retired", updated_at=domain_event.timestamp)
+
+    @process_event.register
+    def _(self, domain_event: Design.MediaAttached, position: int) -> None:
+        media = domain_event.media
+        self.insert(
+            self.view.media, id=UUID(media["id"]), design_id=domain_event.originator_id, revision=media["revision"],
+            kind=media["kind"], filename=media["filename"], sha256=media["sha256"], bytes=media["bytes"],
+            content_type=media["content_type"], variants=dict(media["variants"]), position=position,
+        )  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: Organisation.Registered, position: int) -> None:

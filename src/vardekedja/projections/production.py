@@ -79,6 +79,15 @@ class ProductionView(View):
         )
         return connection.execute(query).first() is not None
 
+    def holds_revision(self, connection: Connection, workshop_id: UUID, design_id: UUID, revision: int) -> bool:
+        """Does the workshop hold (has accepted) a production order for this design at this revision or a later one?"""
+        p = self.orders
+        query = sa.select(p.c.id).where(
+            p.c.workshop_id == workshop_id, p.c.design_id == design_id, p.c.revision >= revision,
+            p.c.status.in_(("accepted", "in_progress", "completed")),
+        ).limit(1)  # fmt: skip
+        return connection.execute(query).first() is not None
+
     def list(
         self, connection: Connection, *, workshop_id: UUID | None = None, status: str | None = None,
         limit: int = 20, cursor: str | None = None,

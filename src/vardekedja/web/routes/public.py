@@ -33,7 +33,7 @@ async def home(page: PageDep, reads: ViewsDep, runtime: RuntimeDep) -> HTMLRespo
 
     def read(connection: Connection) -> list[dict[str, Any]]:
         found = runtime.view("catalogue").search_published(connection, fee_rate=fee_rate, limit=6)
-        return [_card(row, fee_rate) for row in found.items]
+        return _cards(connection, runtime, found.items, fee_rate)
 
     return page.render("home.html", designs=await reads.read(read))
 
@@ -67,7 +67,7 @@ async def catalogue(
             )  # fmt: skip
         except InvalidCursorError:
             raise PageError(400, page.gettext("That link to a further page is not valid; start again from the catalogue.")) from None
-        return {"designs": [_card(row, fee_rate) for row in found.items], "next_cursor": found.next_cursor,
+        return {"designs": _cards(connection, runtime, found.items, fee_rate), "next_cursor": found.next_cursor,
                 "facets": view.facets(connection)}  # fmt: skip
 
     found = await reads.read(read)
@@ -88,7 +88,8 @@ async def design(
         if row is None or row["published_revision"] is None:
             raise PageError(404, page.gettext("There is no such design in the catalogue."))
         able = view.able_workshops(connection, design_id, municipality) if municipality.strip() else None
-        return {"design": _details(row, fee_rate), "able": able,
+        pictures = view.media_of(connection, design_id, row["published_revision"], kind="picture")
+        return {"design": _details(row, fee_rate, pictures), "able": able,
                 "municipalities": view.facets(connection)["municipality"]}  # fmt: skip
 
     found = await reads.read(read)
@@ -108,14 +109,23 @@ async def patterns(page: PageDep) -> HTMLResponse:
                                "municipality": ["botkyrka"]})  # fmt: skip
 
 
-def _card(row: dict[str, Any], fee_rate: Any) -> dict[str, Any]:
+def picture_url(media: dict[str, Any], size: str) -> str:
+    return f"/v1/designs/{media['design_id']}/media/{media['id']}?size={size}"
+
+
+def _cards(connection: Connection, runtime: Any, rows: list[dict[str, Any]], fee_rate: Any) -> list[dict[str, Any]]:
+    pictures = runtime.view("catalogue").first_pictures(connection, {r["id"]: r["published_revision"] for r in rows})
+    return [_card(row, fee_rate, pictures.get(row["id"])) for row in rows]
+
+
+def _card(row: dict[str, Any], fee_rate: Any, picture: dict[str, Any] | None) -> dict[str, Any]:
     spec = SpecificationOut.build(row["published_revision"], row, fee_rate)
     return {"id": row["id"], "title": spec.title, "category": spec.category, "materials": spec.materials,
             "unit_price_ore": spec.unit_price_ore, "lead_time_days": spec.lead_time_days, "status": row["status"],
-            "picture": None}  # fmt: skip
+            "picture": picture_url(picture, "thumb") if picture else None}  # fmt: skip
 
 
-def _details(row: dict[str, Any], fee_rate: Any) -> dict[str, Any]:
+def _details(row: dict[str, Any], fee_rate: Any, pictures: list[dict[str, Any]]) -> dict[str, Any]:
     spec = SpecificationOut.build(row["published_revision"], row, fee_rate)
 
     def prices(install: bool) -> dict[str, int]:
@@ -124,4 +134,5 @@ def _details(row: dict[str, Any], fee_rate: Any) -> dict[str, Any]:
         return {"ex_vat": line.amount_ore, "vat": line.vat_ore, "inc_vat": line.amount_ore + line.vat_ore}
 
     return {"id": row["id"], "status": row["status"], "spec": spec, "installed": prices(True),
-            "delivered": prices(False), "pictures": []}  # fmt: skip
+            "delivered": prices(False),
+            "pictures": [{"medium": picture_url(p, "medium"), "large": picture_url(p, "large")} for p in pictures]}
