@@ -14,9 +14,11 @@ from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
 from vardekedja.application import Marketplace
+from vardekedja.demo_pictures import store_demo_picture
 from vardekedja.domain.design import Specification
 from vardekedja.domain.order import DeliverySite, LineRequest
 from vardekedja.domain.production import production_order_id
+from vardekedja.media import MediaStore
 
 ORGANISATIONS = [
     # name, role, org number, municipality, capabilities, service area
@@ -83,8 +85,11 @@ class DemoResult:
     seeded: bool = False
 
 
-def seed(app: Marketplace) -> DemoResult:
-    """Seed the demo once; on later runs issue fresh keys for the demo organisations."""
+def seed(app: Marketplace, pictures: MediaStore | None = None) -> DemoResult:
+    """Seed the demo once; on later runs issue fresh keys for the demo organisations.
+
+    With a media store, each design gets a picture drawn by code before it is published.
+    """
     result = DemoResult()
     listed = {item.org_number: item.organisation_id for item in app.listed().listings.values()}
     if ORGANISATIONS[0][2] in listed:
@@ -102,6 +107,11 @@ def seed(app: Marketplace) -> DemoResult:
     designs = []
     for designer, spec in DESIGNS:
         design_id = app.draft_design(designers[designer], spec).id
+        if pictures is not None:
+            picture = store_demo_picture(pictures, spec.category)
+            app.attach_media(designers[designer], design_id, kind="picture", filename=f"{spec.title}.webp",
+                             sha256=picture.sha256, size=picture.size, content_type="image/webp",
+                             variants=picture.variants)  # fmt: skip
         app.publish_design(designers[designer], design_id)
         designs.append(design_id)
     app.draft_design(designers[0], _spec("Pergola Hallunda (utkast)", "Pergola med klätterväxter.", "pergola",

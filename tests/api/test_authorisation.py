@@ -57,6 +57,7 @@ from vardekedja.domain.maintenance import ServiceCode
 from vardekedja.domain.order import DeliverySite, LineRequest
 from vardekedja.domain.organisation import Role
 from vardekedja.domain.production import production_order_id
+from vardekedja.media import MediaStore
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 from vardekedja.stripe_gateway import StripeGateway
@@ -310,6 +311,38 @@ def t_published(world: World, who: Who) -> Target:
     return Target(path={"design_id": design_id}, query={"limit": 100}, listed=("id", str(design_id)))
 
 
+MULTIPART = "multipart/form-data; boundary=vardekedja-table"
+DRAWING = b"%PDF-1.7\n% a production drawing\n"
+
+
+def t_upload(world: World, who: Who) -> Target:
+    body = (b"--vardekedja-table\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\nproduction_file\r\n"
+            b"--vardekedja-table\r\nContent-Disposition: form-data; name=\"file\"; filename=\"drawing.pdf\"\r\n"
+            b"Content-Type: application/pdf\r\n\r\n" + DRAWING + b"\r\n--vardekedja-table--\r\n")
+    return Target(path={"design_id": draft_design(world, who("designer"))}, content=body,
+                  headers={"Content-Type": MULTIPART})  # fmt: skip
+
+
+def t_media(kind: str) -> Callable[[World, Who], Target]:
+    """A published design with a file of the kind; a production order for it held by ``who("workshop")``."""
+
+    def make(world: World, who: Who) -> Target:
+        designer, m = who("designer"), world.marketplace
+        design_id = draft_design(world, designer)
+        sha256 = MediaStore(world.api.runtime.settings.data_dir / "media").put(DRAWING)
+        media_id = m.attach_media(designer.id, design_id, kind=kind, filename="drawing.pdf", sha256=sha256,
+                                  size=len(DRAWING), content_type="application/pdf",
+                                  variants={"thumb": sha256} if kind == "picture" else {}).id  # fmt: skip
+        m.publish_design(designer.id, design_id)
+        site = DeliverySite("Gården", "Torget 1", "145 51", MUNICIPALITY[0])
+        order_id = m.place_order(who("buyer").id, site, False, [LineRequest(design_id, 1)]).id
+        payment_provider_confirms(world.api, order_id)
+        m.accept_production(who("workshop").id, production_order_id(order_id, 1))
+        return Target(path={"design_id": design_id, "media_id": media_id})
+
+    return make
+
+
 def t_new_order(world: World, who: Who) -> Target:
     design = world.designs[who("designer").id]
     return Target(body={"delivery_site": site_body("Botkyrka"), "install": True,
@@ -476,6 +509,13 @@ TABLE: dict[tuple[str, str, str], Route] = {
     ("GET", "/v1/designs/{design_id}", "draft"): Route(t_draft, {**everyone(404), "designer": (200, 404)}),
     ("GET", "/v1/designs/{design_id}", "published"): Route(t_published, {**everyone(200), "designer": (200, 200)}),
     ("GET", "/v1/catalogue", ""): Route(t_published, {**everyone(SEEN), "designer": (SEEN, SEEN)}),
+    # Media: attached by the designer; pictures of a published revision are public (no key needed), production
+    # files go to the designer, a workshop holding a production order for the revision, the operator and auditors.
+    ("POST", "/v1/designs/{design_id}/media", ""): Route(t_upload, {"designer": (201, 404)}),
+    ("GET", "/v1/designs/{design_id}/media/{media_id}", "picture"): Route(
+        t_media("picture"), {**everyone(200), "designer": (200, 200), "anonymous": 200}),
+    ("GET", "/v1/designs/{design_id}/media/{media_id}", "production file"): Route(t_media("production_file"), {
+        **everyone(404, strangers=404), "designer": (200, 404), "workshop": (200, 404), "bad_key": 401, **OVERSEERS}),
     # Orders: the buyer's own; the operator and auditors read them all.
     ("POST", "/v1/orders", ""): Route(t_new_order, {"buyer": 201}),
     ("GET", "/v1/orders", ""): Route(t_order, {"buyer": (SEEN, UNSEEN), **OVERSEERS_SEE}),

@@ -46,7 +46,6 @@ from vardekedja.projections import faults
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 from vardekedja.storage.engines import postgres_engine, sqlite_engine
-from vardekedja.web import install_web
 
 MAX_BODY = 1 << 20
 STARTUP_CATCH_UP_SECONDS = 30.0
@@ -150,6 +149,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.client_limits = ClientLimits(settings.report_rate_limit, settings.public_read_rate_limit)
     app.include_router(sign_in.router)
     _operations(app)
+    from vardekedja.web import install_web  # the pages use the API's dependencies: imported once both exist
+
     install_web(app, settings)
 
     app.add_middleware(PageCacheMiddleware)

@@ -64,13 +64,20 @@ _scope: ContextVar[Scope] = ContextVar("scope")
 
 class Csrf:
     """``asgi-csrf`` without its copy of the scope: what routing records in the scope (the matched route,
-    read by the metrics) must reach the middleware outside, so the token getter goes into the original."""
+    read by the metrics) must reach the middleware outside, so the token getter goes into the original.
+    Its signing secret is read on the first request, so building the app touches no disk."""
 
-    def __init__(self, app: ASGIApp, **options: Any) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, **options: Any) -> None:
         self.app = app
-        self.protected = asgi_csrf(self._forward, **options)
+        self.settings, self.options = settings, options
+        self.protected: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.protected is None:
+            self.protected = asgi_csrf(self._forward, signing_secret=web_secret(self.settings), **self.options)
         token = _scope.set(scope)
         try:
             await self.protected(scope, receive, send)
@@ -91,4 +98,4 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(cart.router)
     app.mount("/static", Static(packages=[("vardekedja.web", "static")]), name="static")
     install_page_errors(app)
-    app.add_middleware(Csrf, signing_secret=web_secret(settings), skip_if_scope=_not_a_form)
+    app.add_middleware(Csrf, settings=settings, skip_if_scope=_not_a_form)
