@@ -101,7 +101,11 @@ Size = Annotated[Literal["large", "medium", "thumb"], Query(description="A pictu
 
 
 @router.get("/designs/{design_id}/media/{media_id}", response_class=FileResponse,
-            responses={200: {"content": {"application/octet-stream": {}}}})  # fmt: skip
+            responses={200: {"description": "The file", "content": {
+                kind: {"schema": {"type": "string", "format": "binary"}}
+                for kind in ("image/webp", *PRODUCTION_TYPES.values())}}},
+            # The key is optional here: a published design's pictures are public; a key sent must be valid.
+            openapi_extra={"security": [{"HTTPBearer": []}, {}]})  # fmt: skip
 async def get_media(design_id: UUID, media_id: UUID, reads: ViewsDep, runtime: RuntimeDep,
                     caller: Annotated[Caller | None, Depends(optional_caller)], size: Size = "large",
                     ) -> FileResponse:  # fmt: skip
