@@ -140,3 +140,18 @@ def test_the_patterns_page_renders_every_component(client: TestClient) -> None:
     for component in ('class="card"', 'class="filters"', 'class="order"', 'class="error"', 'class="status',
                       "SEK 1,234.50", 'class="lines"'):  # fmt: skip
         assert component in page, component
+
+
+def test_a_kept_catalogue_page_shows_a_design_published_after_it_was_kept(client: TestClient, runtime: Runtime,
+                                                                          cast: Cast) -> None:  # fmt: skip
+    publish(cast.designer, title="Parkbänk Hovsjö")
+    caught_up(runtime)
+    for _ in range(2):  # the second answer comes from memory
+        first = client.get("/catalogue", params={"q": "park"})
+        assert "Parkbänk Hovsjö" in first.text and "Parkbänk Alby" not in first.text
+    assert "set-cookie" not in first.headers  # a page without a form sets no token
+    publish(cast.designer, title="Parkbänk Alby")
+    caught_up(runtime)
+    assert "Parkbänk Alby" in client.get("/catalogue", params={"q": "park"}).text
+    english = client.get("/catalogue", params={"q": "park"}, headers={"Accept-Language": "en"})
+    assert "Parkbänk Alby" in english.text and '<html lang="en">' in english.text

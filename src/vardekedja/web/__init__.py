@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from vardekedja.settings import Settings
 from vardekedja.web.errors import install_page_errors
 from vardekedja.web.i18n import LANGUAGES, translations
+from vardekedja.web.kept import KeptPagesMiddleware
 from vardekedja.web.routes import cart, public
 
 SECRET_FILE = "web-secret"
@@ -99,3 +100,4 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.mount("/static", Static(packages=[("vardekedja.web", "static")]), name="static")
     install_page_errors(app)
     app.add_middleware(Csrf, settings=settings, skip_if_scope=_not_a_form)
+    app.add_middleware(KeptPagesMiddleware)  # outside the CSRF check: a kept page has no form token

@@ -97,7 +97,7 @@ class Page:
 
     def html(self, template: str, **context: Any) -> str:
         return self.environment.get_template(template).render(
-            request=self.request, path=self.request.url.path, switch=self._switch_urls(), csrf=self._csrf(),
+            request=self.request, path=self.request.url.path, switch=self._switch_urls(), csrf=self._csrf,
             **context,
         )  # fmt: skip
 
@@ -119,6 +119,7 @@ class Page:
         return urls
 
     def _csrf(self) -> str:
+        """The form token; asked for only by templates with a form, so a page without one sets no cookie."""
         get_token = self.request.scope.get("csrftoken")
         return str(get_token()) if callable(get_token) else ""
 
