@@ -193,7 +193,7 @@ def _demo_payment_link() -> str | None:
 def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int) -> None:
     from vardekedja.api.server import uvicorn_options
 
-    uvicorn.run("vardekedja.api.app:serve_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("vardekedja.web:serve_app", factory=True, host=host, port=port, workers=workers,
                 **uvicorn_options(load_settings()))  # fmt: skip
 
 

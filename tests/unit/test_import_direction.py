@@ -38,15 +38,18 @@ MAY_IMPORT: dict[str, set[str]] = {
     "local_stripe": {"local_connect"},
     "runtime": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway",
                 "personal_data", "stripe_connect"},
+    "media": set(),
     "api": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "stripe_connect",
-            "runtime", "personal_data", "impact", "sie"},
+            "runtime", "personal_data", "impact", "sie", "media"},
     "cli_impact": {"impact", "projections", "audit", "runtime", "settings"},
-    "demo": {"domain", "application"},
+    "web": {"domain", "application", "projections", "storage", "settings", "runtime", "api"},
+    "demo_pictures": {"media"},
+    "demo": {"domain", "application", "media", "demo_pictures"},
     "cli_projections": {"projections", "runtime"},
     "cli_bookkeeping": {"api", "runtime"},
     "cli": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "stripe_connect",
-            "runtime", "api", "demo", "local_stripe", "local_connect", "cli_projections", "personal_data", "cli_impact",
-            "sie", "cli_bookkeeping"},
+            "runtime", "api", "web", "media", "demo", "local_stripe", "local_connect", "cli_projections",
+            "personal_data", "cli_impact", "sie", "cli_bookkeeping"},
 }  # fmt: skip
 
 

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import OPERATOR_KEY, api_settings
 from tests.api.support import Api, Cast, register_cast
-from vardekedja.api import create_app
 from vardekedja.runtime import Runtime
+from vardekedja.web import create_web_app
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def runtime(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Runtime]
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime=runtime), raise_server_exceptions=True) as test_client:
+    with TestClient(create_web_app(runtime=runtime), raise_server_exceptions=True) as test_client:
         yield test_client
 
 

@@ -149,9 +149,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.client_limits = ClientLimits(settings.report_rate_limit, settings.public_read_rate_limit)
     app.include_router(sign_in.router)
     _operations(app)
-    from vardekedja.web import install_web  # the pages use the API's dependencies: imported once both exist
-
-    install_web(app, settings)
 
     app.add_middleware(PageCacheMiddleware)
     app.add_middleware(IdempotencyMiddleware, max_body=MAX_BODY)

@@ -1,5 +1,8 @@
 """The web UI: server-rendered pages (Jinja2) with htmx, in Swedish and English, served beside the API.
 
+The web UI stands on the HTTP API (its dependencies, views and answers), so the
+whole server is built here: ``create_web_app`` is the API's ``create_app`` with
+the pages installed, and ``serve_app`` is what ``vardekedja serve`` runs.
 ``install_web(app)`` adds the pages, the static files (our stylesheet and the
 vendored htmx, see ``static/VERSIONS``), HTML error pages outside ``/v1`` and
 CSRF protection for forms (``asgi-csrf``: a signed token in a cookie that every
@@ -19,6 +22,8 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from vardekedja.api.app import create_app
+from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 from vardekedja.web.errors import install_page_errors
 from vardekedja.web.i18n import LANGUAGES, translations
@@ -90,6 +95,19 @@ class Csrf:
         if "csrftoken" in copied:
             scope["csrftoken"] = copied["csrftoken"]
         await self.app(scope, receive, send)
+
+
+def create_web_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
+                   freeze_after_start: bool = False) -> FastAPI:  # fmt: skip
+    """The API and the web UI in one app (see ``create_app``)."""
+    app = create_app(settings, runtime=runtime, freeze_after_start=freeze_after_start)
+    install_web(app, runtime.settings if runtime is not None else (settings or Settings()))
+    return app
+
+
+def serve_app() -> FastAPI:
+    """The app as ``vardekedja serve`` runs it (one per server process)."""
+    return create_web_app(freeze_after_start=True)
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:

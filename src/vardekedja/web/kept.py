@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vardekedja.api.memo import memo as kept_memo
 from vardekedja.web.i18n import choose_language
 
 PAGES = {
@@ -41,7 +42,7 @@ class KeptPagesMiddleware:
         language, _ = choose_language(Request(scope))
         htmx = any(name == b"hx-request" for name, _ in scope["headers"])
         key = ("web", scope["path"], scope["query_string"], language, htmx)
-        memo = runtime.memo("catalogue")
+        memo = kept_memo(runtime, "catalogue")
         kept = memo.find(key) if memo.applied is not None else None
         if kept is not None:
             scope["route"] = scope["path"]  # so that the metrics name the route

@@ -18,6 +18,8 @@ from vardekedja.api.uploads import Upload, receive_upload
 from vardekedja.domain.errors import NotFoundError
 from vardekedja.domain.organisation import Role
 from vardekedja.media import PRODUCTION_TYPES, MediaError, MediaStore, safe_filename, sniff_production_file
+from vardekedja.projections.catalogue import CatalogueView
+from vardekedja.projections.production import ProductionView
 from vardekedja.runtime import Runtime
 
 router = APIRouter(tags=["designs"])
@@ -114,7 +116,7 @@ async def get_media(design_id: UUID, media_id: UUID, reads: ViewsDep, runtime: R
     the operator and the auditor."""
 
     def read(connection: Connection) -> dict[str, Any]:
-        row = runtime.view("catalogue").media_item(connection, design_id, media_id)
+        row = runtime.view(CatalogueView).media_item(connection, design_id, media_id)
         if row is None or not _may_have(runtime, connection, row, caller):
             raise ApiError(404, f"no media {media_id}")
         return row
@@ -142,6 +144,6 @@ def _may_have(runtime: Runtime, connection: Connection, row: dict[str, Any], cal
         return False
     if owner or caller.is_(Role.OPERATOR, Role.AUDITOR):
         return True
-    return caller.is_(Role.WORKSHOP) and runtime.view("production").holds_revision(
+    return caller.is_(Role.WORKSHOP) and runtime.view(ProductionView).holds_revision(
         connection, caller.organisation_id, row["design_id"], row["revision"]
     )

@@ -19,6 +19,7 @@ from vardekedja.api.deps import RuntimeDep, ViewsDep
 from vardekedja.api.resources import SpecificationOut
 from vardekedja.domain.money import price_line
 from vardekedja.domain.order import MAX_QUANTITY
+from vardekedja.projections.catalogue import CatalogueView
 from vardekedja.web.errors import PageError
 from vardekedja.web.rendering import Page, PageDep
 
@@ -65,7 +66,7 @@ async def show_cart(request: Request, page: PageDep, reads: ViewsDep, runtime: R
     install = request.query_params.get("install", "1") != "0"
 
     def read(connection: Connection) -> list[dict[str, Any]]:
-        view, found = runtime.view("catalogue"), []
+        view, found = runtime.view(CatalogueView), []
         for design_id, quantity in lines.items():
             row = view.design(connection, design_id)
             if row is None or row["status"] != "published":

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from vardekedja.api.deps import RuntimeDep, ViewsDep
 from vardekedja.api.resources import SpecificationOut
 from vardekedja.domain.money import price_line
+from vardekedja.projections.catalogue import CatalogueView
 from vardekedja.projections.paging import InvalidCursorError
 from vardekedja.web.errors import PageError
 from vardekedja.web.rendering import PageDep, fragment_or_page
@@ -32,7 +33,7 @@ async def home(page: PageDep, reads: ViewsDep, runtime: RuntimeDep) -> HTMLRespo
     fee_rate = runtime.settings.fee_rate
 
     def read(connection: Connection) -> list[dict[str, Any]]:
-        found = runtime.view("catalogue").search_published(connection, fee_rate=fee_rate, limit=6)
+        found = runtime.view(CatalogueView).search_published(connection, fee_rate=fee_rate, limit=6)
         return _cards(connection, runtime, found.items, fee_rate)
 
     return page.render("home.html", designs=await reads.read(read))
@@ -58,7 +59,7 @@ async def catalogue(
                "municipality": municipality, "max_price": max_price}  # fmt: skip
 
     def read(connection: Connection) -> dict[str, Any]:
-        view = runtime.view("catalogue")
+        view = runtime.view(CatalogueView)
         try:
             found = view.search_published(
                 connection, fee_rate=fee_rate, q=q or None, category=category or None, material=material or None,
@@ -83,7 +84,7 @@ async def design(
     fee_rate = runtime.settings.fee_rate
 
     def read(connection: Connection) -> dict[str, Any]:
-        view = runtime.view("catalogue")
+        view = runtime.view(CatalogueView)
         row = view.design(connection, design_id)
         if row is None or row["published_revision"] is None:
             raise PageError(404, page.gettext("There is no such design in the catalogue."))
@@ -114,7 +115,7 @@ def picture_url(media: dict[str, Any], size: str) -> str:
 
 
 def _cards(connection: Connection, runtime: Any, rows: list[dict[str, Any]], fee_rate: Any) -> list[dict[str, Any]]:
-    pictures = runtime.view("catalogue").first_pictures(connection, {r["id"]: r["published_revision"] for r in rows})
+    pictures = runtime.view(CatalogueView).first_pictures(connection, {r["id"]: r["published_revision"] for r in rows})
     return [_card(row, fee_rate, pictures.get(row["id"])) for row in rows]
 
 
