@@ -78,3 +78,16 @@ def test_placing_an_order_without_signing_in_says_it_is_not_available_yet(client
     refused = client.post("/cart/order", data={"csrftoken": token, "name": "Gården", "street": "Väg 1",
                                                "postal_code": "145 57", "municipality": "Botkyrka"})  # fmt: skip
     assert refused.status_code == 501 and "needs signing in" in refused.text
+
+
+def test_a_cart_form_from_another_site_without_cookies_is_refused_and_other_forms_are_left_to_their_owners(
+    client: TestClient, runtime: Runtime, cast: Cast
+) -> None:
+    design = publish(cast.designer)
+    caught_up(runtime)
+    client.cookies.clear()
+    forged = client.post("/cart/lines", data={"design_id": design["id"], "quantity": "1"}, follow_redirects=False)
+    assert forged.status_code == 403 and "cart=" not in forged.headers.get("set-cookie", "")
+    client.get("/catalogue")
+    # A form this token does not protect (sign-in checks its own) is not refused by it.
+    assert client.post("/logout", data={"csrf_token": "theirs"}).status_code != 403

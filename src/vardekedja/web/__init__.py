@@ -5,8 +5,9 @@ whole server is built here: ``create_web_app`` is the API's ``create_app`` with
 the pages installed, and ``serve_app`` is what ``vardekedja serve`` runs.
 ``install_web(app)`` adds the pages, the static files (our stylesheet and the
 vendored htmx, see ``static/VERSIONS``), HTML error pages outside ``/v1`` and
-CSRF protection for forms (``asgi-csrf``: a signed token in a cookie that every
-form sends back; requests with an API key and no cookie are not forms).
+CSRF protection for the forms of people not signed in (``asgi-csrf``: a signed
+token in a cookie that the form sends back; signed-in people's forms carry their
+session's token, see ``api/sessions.py``).
 """
 
 from __future__ import annotations
@@ -58,11 +59,20 @@ def web_secret(settings: Settings) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
-def _not_a_form(scope: Scope) -> bool:
-    """API calls with a key, Stripe's webhook and the payment page's own calls carry no form token."""
-    path = scope["path"]
-    headers = dict(scope.get("headers") or [])
-    return path.startswith("/pay/") or path == "/v1/payments/stripe/webhook" or b"authorization" in headers
+# The forms this token protects: the cart's, which need no sign-in. Forms of signed-in people carry their
+# session's own CSRF token instead (api/sessions.py), and the JSON API with a session cookie the header.
+ANONYMOUS_FORMS = ("/cart",)
+
+
+class _AnonymousForms:
+    """For ``always_protect``: every path of an anonymous form, checked even when no cookie came with it."""
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and path.startswith(ANONYMOUS_FORMS)
+
+
+def _not_an_anonymous_form(scope: Scope) -> bool:
+    return not scope["path"].startswith(ANONYMOUS_FORMS)
 
 
 _scope: ContextVar[Scope] = ContextVar("scope")
@@ -117,5 +127,5 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(cart.router)
     app.mount("/static", Static(packages=[("vardekedja.web", "static")]), name="static")
     install_page_errors(app)
-    app.add_middleware(Csrf, settings=settings, skip_if_scope=_not_a_form)
+    app.add_middleware(Csrf, settings=settings, skip_if_scope=_not_an_anonymous_form, always_protect=_AnonymousForms())
     app.add_middleware(KeptPagesMiddleware)  # outside the CSRF check: a kept page has no form token
