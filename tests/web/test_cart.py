@@ -77,7 +77,7 @@ def test_placing_an_order_without_signing_in_says_it_is_not_available_yet(client
         assert f">{name}<" in cart, name
     refused = client.post("/cart/order", data={"csrftoken": token, "name": "Gården", "street": "Väg 1",
                                                "postal_code": "145 57", "municipality": "Botkyrka"})  # fmt: skip
-    assert refused.status_code == 501 and "needs signing in" in refused.text
+    assert refused.status_code == 401 and "Sign in to see this page" in refused.text
 
 
 def test_a_cart_form_from_another_site_without_cookies_is_refused_and_other_forms_are_left_to_their_owners(

@@ -29,7 +29,7 @@ from vardekedja.settings import Settings
 from vardekedja.web.errors import install_page_errors
 from vardekedja.web.i18n import LANGUAGES, translations
 from vardekedja.web.kept import KeptPagesMiddleware
-from vardekedja.web.routes import cart, public
+from vardekedja.web.routes import cart, orders, public
 
 SECRET_FILE = "web-secret"
 
@@ -61,7 +61,7 @@ def web_secret(settings: Settings) -> str:
 
 # The forms this token protects: the cart's, which need no sign-in. Forms of signed-in people carry their
 # session's own CSRF token instead (api/sessions.py), and the JSON API with a session cookie the header.
-ANONYMOUS_FORMS = ("/cart",)
+ANONYMOUS_FORMS = ("/cart", "/orders")  # the orders' forms until signed-in forms carry the session's token
 
 
 class _AnonymousForms:
@@ -125,6 +125,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         translations(language)  # compile the catalogues now: a broken one stops the start, not a page
     app.include_router(public.router)
     app.include_router(cart.router)
+    app.include_router(orders.router)
     app.mount("/static", Static(packages=[("vardekedja.web", "static")]), name="static")
     install_page_errors(app)
     app.add_middleware(Csrf, settings=settings, skip_if_scope=_not_an_anonymous_form, always_protect=_AnonymousForms())

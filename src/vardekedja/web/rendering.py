@@ -66,6 +66,7 @@ def _environment(language: str) -> jinja2.Environment:
         money=money, number=formats.number, date=formats.date, datetime=formats.datetime,
         word=lambda value: vocabulary.word(gettext, value),
         status=lambda value: vocabulary.status(gettext, value),
+        event=lambda value: vocabulary.event(gettext, value),
     )  # fmt: skip
     environment.globals.update(language=language, languages=LANGUAGES, static=static_url)
     return environment

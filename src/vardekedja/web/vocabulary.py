@@ -32,6 +32,27 @@ STATUSES = {
 }  # fmt: skip
 
 
+EVENTS = {
+    "Order.Placed": N_("Order placed"), "Order.CheckoutStarted": N_("Payment started"),
+    "Order.PaymentReceived": N_("Payment received"), "Order.PaymentFailed": N_("Payment failed"),
+    "Order.PaymentMismatched": N_("A payment did not match the order"), "Order.ProductionStarted": N_("Production started"),
+    "Order.LineDelivered": N_("Line delivered"), "Order.LineInstalled": N_("Line installed"),
+    "Order.Fulfilled": N_("Order fulfilled"), "Order.Cancelled": N_("Order cancelled"), "Order.Refunded": N_("Refunded"),
+    "ProductionOrder.Opened": N_("Production order opened"), "ProductionOrder.Accepted": N_("A workshop took the work"),
+    "ProductionOrder.Started": N_("The workshop started"), "ProductionOrder.Completed": N_("The workshop finished"),
+    "ProductionOrder.Released": N_("The workshop released the work"),
+    "ProductionOrder.Cancelled": N_("Production order cancelled"), "Delivery.Opened": N_("Ready for delivery"),
+    "Delivery.Scheduled": N_("Delivery scheduled"), "Delivery.Dispatched": N_("On its way"),
+    "Delivery.Delivered": N_("Delivered"), "Delivery.Failed": N_("Delivery failed"),
+    "Delivery.Installed": N_("Installed"),
+}  # fmt: skip
+
+
+def event(gettext: Callable[[str], str], value: str) -> str:
+    known = EVENTS.get(value)
+    return gettext(known) if known else value
+
+
 def word(gettext: Callable[[str], str], value: str) -> str:
     known = WORDS.get(value.strip().casefold())
     return gettext(known) if known else value

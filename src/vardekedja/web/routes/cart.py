@@ -11,15 +11,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
+from anyio import to_thread
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 
-from vardekedja.api.deps import RuntimeDep, ViewsDep
+from vardekedja.api.deps import RuntimeDep, ViewsDep, command
 from vardekedja.api.resources import SpecificationOut
+from vardekedja.domain.errors import DomainError
 from vardekedja.domain.money import price_line
-from vardekedja.domain.order import MAX_QUANTITY
+from vardekedja.domain.order import MAX_QUANTITY, DeliverySite, LineRequest
 from vardekedja.projections.catalogue import CatalogueView
+from vardekedja.web.auth import PageBuyer
 from vardekedja.web.errors import PageError
 from vardekedja.web.rendering import Page, PageDep
 
@@ -59,11 +62,10 @@ def _quantity(page: Page, text: str) -> int:
     raise PageError(422, page.gettext("The quantity is a whole number from 1 to %(most)d.") % {"most": MAX_QUANTITY})
 
 
-@router.get("/cart", response_class=HTMLResponse)
-async def show_cart(request: Request, page: PageDep, reads: ViewsDep, runtime: RuntimeDep) -> HTMLResponse:
+async def _cart(request: Request, reads: Any, runtime: Any, install: bool) -> dict[str, Any]:
+    """The cart's lines priced from the catalogue (as an order would price them), and their totals."""
     lines = read_cart(request)
     fee_rate = runtime.settings.fee_rate
-    install = request.query_params.get("install", "1") != "0"
 
     def read(connection: Connection) -> list[dict[str, Any]]:
         view, found = runtime.view(CatalogueView), []
@@ -83,7 +85,13 @@ async def show_cart(request: Request, page: PageDep, reads: ViewsDep, runtime: R
 
     found = await reads.read(read)
     totals = {name: sum(line[name] for line in found) for name in ("amount_ore", "vat_ore")}
-    return page.render("cart.html", lines=found, totals=totals, install=install, site={}, errors={})
+    return {"lines": found, "totals": totals, "install": install}
+
+
+@router.get("/cart", response_class=HTMLResponse)
+async def show_cart(request: Request, page: PageDep, reads: ViewsDep, runtime: RuntimeDep) -> HTMLResponse:
+    cart = await _cart(request, reads, runtime, install=request.query_params.get("install", "1") != "0")
+    return page.render("cart.html", site={}, errors={}, problem=None, **cart)
 
 
 @router.post("/cart/lines")
@@ -115,10 +123,34 @@ async def change_line(
     return _saved(lines, "/cart")
 
 
-@router.post("/cart/order")
-async def place_order(page: PageDep) -> RedirectResponse:
-    """Placing the cart's order needs a signed-in buyer; until people can sign in, the page says so."""
-    raise PageError(501, page.gettext(
-        "Placing an order from the web needs signing in, which is not available yet. "
-        "Your organisation can place the order through the API with its key."
-    ))
+@router.post("/cart/order", response_class=HTMLResponse)
+async def place_order(
+    request: Request, page: PageDep, reads: ViewsDep, runtime: RuntimeDep, buyer: PageBuyer,
+    name: Annotated[str, Form(max_length=200)] = "", street: Annotated[str, Form(max_length=200)] = "",
+    postal_code: Annotated[str, Form(max_length=20)] = "", municipality: Annotated[str, Form(max_length=100)] = "",
+    install: Annotated[str, Form(max_length=5)] = "",
+) -> Response:  # fmt: skip
+    """Place the cart as an order for the signed-in buyer and go to it; errors are shown beside their fields."""
+    site_fields = {"name": name, "street": street, "postal_code": postal_code, "municipality": municipality}
+    lines = [LineRequest(design_id, quantity) for design_id, quantity in read_cart(request).items()]
+    problem, errors = None, {}
+    if not lines:
+        problem = page.gettext("The cart is empty.")
+    else:
+        try:
+            site = DeliverySite(**site_fields)
+            done = await command(runtime, Response(),
+                                 lambda app: app.place_order(buyer.organisation_id, site, bool(install), lines))
+        except DomainError as error:
+            field = (error.field or "").removeprefix("delivery_site.")
+            if field in site_fields:
+                errors[field] = page.gettext("Fill in this field.")
+            else:
+                problem = page.gettext("The order could not be placed: %(reason)s") % {"reason": str(error)}
+        else:
+            await to_thread.run_sync(runtime.wait_for, done.position, 2.0)  # the order page then shows it
+            response = RedirectResponse(f"/orders/{done.id}", status_code=303)
+            response.delete_cookie(COOKIE)
+            return response
+    cart = await _cart(request, reads, runtime, install=bool(install))
+    return page.render("cart.html", status=422, site=site_fields, errors=errors, problem=problem, **cart)

@@ -1,0 +1,46 @@
+"""Who is looking at a page: the organisation and role of the signed-in person.
+
+Page handlers that need someone signed in take ``PageCaller`` (any role) or
+``PageBuyer`` and friends; without a session the reader gets a page that says
+to sign in (401), never an error in JSON. Signing in itself (``/login``,
+sessions, their CSRF tokens) belongs to the people module; until it is wired
+in here, ``page_caller`` finds nobody, and tests put a caller in with FastAPI's
+``dependency_overrides``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from vardekedja.api.deps import Caller
+from vardekedja.domain.organisation import Role
+from vardekedja.web.errors import PageError
+from vardekedja.web.i18n import choose_language, translations
+
+
+class SignInNeededError(PageError):
+    """The page is for signed-in people."""
+
+
+async def page_caller(request: Request) -> Caller:
+    language, _ = choose_language(request)
+    raise SignInNeededError(401, translations(language).gettext(
+        "Sign in to see this page. Signing in to the web is not available yet; "
+        "your organisation can use the API with its key meanwhile."
+    ))
+
+
+def _role(*roles: Role):  # type: ignore[no-untyped-def]
+    async def check(request: Request, caller: Annotated[Caller, Depends(page_caller)]) -> Caller:
+        if caller.role not in roles:
+            language, _ = choose_language(request)
+            raise PageError(403, translations(language).gettext("This page is for another kind of organisation."))
+        return caller
+
+    return check
+
+
+PageCaller = Annotated[Caller, Depends(page_caller)]
+PageBuyer = Annotated[Caller, Depends(_role(Role.BUYER))]
