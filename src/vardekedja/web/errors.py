@@ -25,9 +25,12 @@ class PageError(Exception):
         self.message = message
 
 
+NOT_PAGES = ("/v1/", "/pay/", "/static/", "/open311/")  # answered in their own formats
+
+
 def _is_page(request: Request) -> bool:
     path = request.url.path
-    return not (path.startswith("/v1/") or path == "/v1" or path.startswith("/pay/") or path.startswith("/static/"))
+    return not (path.startswith(NOT_PAGES) or path == "/v1")
 
 
 def error_page(request: Request, status: int, message: str | None = None) -> HTMLResponse:
