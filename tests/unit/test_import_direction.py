@@ -42,7 +42,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "api": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "stripe_connect",
             "runtime", "personal_data", "impact", "sie", "media"},
     "cli_impact": {"impact", "projections", "audit", "runtime", "settings"},
-    "web": {"domain", "application", "projections", "storage", "settings", "runtime", "api"},
+    "web": {"domain", "application", "projections", "storage", "settings", "stripe_gateway", "runtime", "api"},
     "demo_pictures": {"media"},
     "demo": {"domain", "application", "media", "demo_pictures"},
     "cli_projections": {"projections", "runtime"},
