@@ -176,6 +176,12 @@ class CatalogueView(View):
         query = sa.select(sa.func.count()).select_from(area).where(area.c.municipality == _key(municipality), ~missing)
         return int(connection.execute(query).scalar_one())
 
+    def designs_of(self, connection: Connection, designer_id: UUID) -> list[dict[str, Any]]:
+        """A designer's designs, drafts included, most recently changed first."""
+        d = self.designs
+        query = sa.select(d).where(d.c.designer_id == designer_id).order_by(d.c.updated_at.desc())
+        return [dict(row) for row in connection.execute(query).mappings()]
+
     def media_of(self, connection: Connection, design_id: UUID, revision: int | None,
                  kind: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
         """The files a revision has (its own and those of earlier revisions), in the order attached."""

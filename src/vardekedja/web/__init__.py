@@ -12,7 +12,7 @@ session's token, see ``api/sessions.py``).
 
 from __future__ import annotations
 
-import secrets
+import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,8 @@ from vardekedja.settings import Settings
 from vardekedja.web.errors import install_page_errors
 from vardekedja.web.i18n import LANGUAGES, translations
 from vardekedja.web.kept import KeptPagesMiddleware
-from vardekedja.web.routes import cart, orders, public
-
-SECRET_FILE = "web-secret"
+from vardekedja.web.routes import cart, orders, public, studio
+from vardekedja.web.security import web_secret
 
 
 class Static(StaticFiles):
@@ -46,22 +45,9 @@ class Static(StaticFiles):
         return response
 
 
-def web_secret(settings: Settings) -> str:
-    """The secret that signs CSRF tokens: from the data folder, made there on first start."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.data_dir / SECRET_FILE
-    try:
-        with path.open("x", encoding="ascii") as made:  # exclusive: several workers starting agree on one
-            made.write(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    except FileExistsError:
-        pass
-    return path.read_text(encoding="ascii").strip()
-
-
 # The forms this token protects: the cart's, which need no sign-in. Forms of signed-in people carry their
 # session's own CSRF token instead (api/sessions.py), and the JSON API with a session cookie the header.
-ANONYMOUS_FORMS = ("/cart", "/orders")  # the orders' forms until signed-in forms carry the session's token
+ANONYMOUS_FORMS = ("/cart", "/orders", "/studio")  # signed-in pages' forms too, until they carry the session's token
 
 
 class _AnonymousForms:
@@ -71,8 +57,13 @@ class _AnonymousForms:
         return isinstance(path, str) and path.startswith(ANONYMOUS_FORMS)
 
 
+# Uploads: asgi-csrf cannot read a multipart form with today's python-multipart, so the upload route checks
+# the same token itself once the stream is read (``form_token_matches``), before anything is kept.
+UPLOAD_FORM = re.compile(r"^/studio/designs/[^/]+/media$")
+
+
 def _not_an_anonymous_form(scope: Scope) -> bool:
-    return not scope["path"].startswith(ANONYMOUS_FORMS)
+    return not scope["path"].startswith(ANONYMOUS_FORMS) or UPLOAD_FORM.match(scope["path"]) is not None
 
 
 _scope: ContextVar[Scope] = ContextVar("scope")
@@ -121,11 +112,13 @@ def serve_app() -> FastAPI:
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:
+    app.state.settings = settings
     for language in LANGUAGES:
         translations(language)  # compile the catalogues now: a broken one stops the start, not a page
     app.include_router(public.router)
     app.include_router(cart.router)
     app.include_router(orders.router)
+    app.include_router(studio.router)
     app.mount("/static", Static(packages=[("vardekedja.web", "static")]), name="static")
     install_page_errors(app)
     app.add_middleware(Csrf, settings=settings, skip_if_scope=_not_an_anonymous_form, always_protect=_AnonymousForms())

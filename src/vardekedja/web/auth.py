@@ -44,3 +44,4 @@ def _role(*roles: Role):  # type: ignore[no-untyped-def]
 
 PageCaller = Annotated[Caller, Depends(page_caller)]
 PageBuyer = Annotated[Caller, Depends(_role(Role.BUYER))]
+PageDesigner = Annotated[Caller, Depends(_role(Role.DESIGNER))]

@@ -67,9 +67,16 @@ def _environment(language: str) -> jinja2.Environment:
         word=lambda value: vocabulary.word(gettext, value),
         status=lambda value: vocabulary.status(gettext, value),
         event=lambda value: vocabulary.event(gettext, value),
+        filesize=lambda size: format_size(size, formats),
     )  # fmt: skip
     environment.globals.update(language=language, languages=LANGUAGES, static=static_url)
     return environment
+
+
+def format_size(size: int, formats: Formats) -> str:
+    if size >= 1 << 20:
+        return f"{formats.number(size / (1 << 20), 1)} MiB"
+    return f"{formats.number(max(1, round(size / 1024)))} KiB"
 
 
 @functools.cache

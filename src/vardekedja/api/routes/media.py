@@ -70,7 +70,7 @@ async def attach_media(design_id: UUID, request: Request, caller: DesignerDep, r
     store = media_store(runtime)
     upload = await receive_upload(request, store)
     try:
-        stored = await to_thread.run_sync(_store, store, upload)
+        stored = await to_thread.run_sync(store_upload, store, upload)
     finally:
         upload.discard()
     done = await command(runtime, response, lambda app: app.attach_media(caller.organisation_id, design_id, **stored))
@@ -78,7 +78,7 @@ async def attach_media(design_id: UUID, request: Request, caller: DesignerDep, r
                     bytes=stored["size"])  # fmt: skip
 
 
-def _store(store: MediaStore, upload: Upload) -> dict[str, Any]:
+def store_upload(store: MediaStore, upload: Upload) -> dict[str, Any]:
     """Check the upload by its content and keep it: what ``attach_media`` records."""
     kind, filename = upload.fields.get("kind"), upload.filename or "file"
     assert upload.path is not None
