@@ -135,6 +135,13 @@ async def _to_design(runtime: Any, design_id: UUID, position: int) -> RedirectRe
     return RedirectResponse(f"/studio/designs/{design_id}", status_code=303)
 
 
+async def run_then_show(page: Page, runtime: Any, run: Any, to: str) -> RedirectResponse:
+    """Run a command, wait until the views have it, and send the browser to ``to`` (Post/Redirect/Get)."""
+    done = await _run(page, runtime, run)
+    await to_thread.run_sync(runtime.wait_for, done.position, 2.0)
+    return RedirectResponse(to, status_code=303)
+
+
 async def _specification(request: Request, page: Page) -> tuple[dict[str, str], Any, dict[str, str]]:
     """The form's values, the specification they make (None if they make none), and errors by field."""
     form = await request.form()

@@ -1,0 +1,68 @@
+"""The workshop's page: taking, making and delivering a piece, and the production files of what it holds."""
+
+from __future__ import annotations
+
+import re
+from uuid import UUID
+
+from fastapi.testclient import TestClient
+
+from tests.api.support import Cast, design_body, ok, payment_provider_confirms, place
+from tests.web.conftest import caught_up
+from tests.web.test_media import upload
+from tests.web.test_orders import sign_in
+from vardekedja.runtime import Runtime
+
+
+def _token(page: str) -> str:
+    found = re.search(r'name="csrftoken" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_workshop_takes_makes_and_delivers_a_piece(client: TestClient, runtime: Runtime, cast: Cast) -> None:
+    draft = ok(cast.designer.post("/v1/designs", json=design_body(title="Parkbänk Fittja")), 201)
+    drawing = ok(upload(cast.designer, draft["id"], "production_file", "ritning.pdf", b"%PDF-1.7\n"), 201)
+    ok(cast.designer.post(f"/v1/designs/{draft['id']}/publish"))
+    order = place(cast.buyer, (draft["id"], 2))
+    payment_provider_confirms(cast.buyer.api, order["id"])
+    caught_up(runtime)
+    sign_in(client, cast.workshop)
+    page = client.get("/workshop").text
+    assert "Parkbänk Fittja × 2" in page and "Ta uppdraget" in page and "ritning.pdf" not in page
+    [production] = re.findall(r'action="/workshop/production/([0-9a-f-]{36})/accept"', page)
+    token = _token(page)
+
+    def act(path: str, **fields: str) -> str:
+        answer = client.post(path, data={"csrftoken": token, **fields})
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
+    page = act(f"/workshop/production/{production}/accept")
+    assert f"/v1/designs/{draft['id']}/media/{drawing['id']}" in page  # the production file, now it is held
+    act(f"/workshop/production/{production}/start")
+    page = act(f"/workshop/production/{production}/complete", hours_worked="7,5", notes="slipad")
+    [delivery] = re.findall(r'action="/workshop/deliveries/([0-9a-f-]{36})/schedule"', page)
+    page = act(f"/workshop/deliveries/{delivery}/schedule", earliest="2026-12-07T08:00", latest="2026-12-07T12:00")
+    assert "7 dec. 2026 08:00" in page  # shown in Swedish time, as entered
+    act(f"/workshop/deliveries/{delivery}/dispatch")
+    act(f"/workshop/deliveries/{delivery}/deliver", received_by="Vaktmästaren")
+    assert runtime.marketplace.delivery(UUID(delivery)).status.value == "delivered"
+    assert runtime.marketplace.production_order(UUID(production)).hours_worked == 7.5
+
+
+def test_wrong_hours_are_refused_and_another_role_is_turned_away(client: TestClient, runtime: Runtime,
+                                                                 cast: Cast) -> None:  # fmt: skip
+    draft = ok(cast.designer.post("/v1/designs", json=design_body()), 201)
+    ok(cast.designer.post(f"/v1/designs/{draft['id']}/publish"))
+    order = place(cast.buyer, (draft["id"], 1))
+    payment_provider_confirms(cast.buyer.api, order["id"])
+    caught_up(runtime)
+    sign_in(client, cast.workshop)
+    page = client.get("/workshop").text
+    [production] = re.findall(r'action="/workshop/production/([0-9a-f-]{36})/accept"', page)
+    refused = client.post(f"/workshop/production/{production}/complete", data={"csrftoken": _token(page),
+                                                                                "hours_worked": "många"})
+    assert refused.status_code == 422 and "Skriv arbetade timmar" in refused.text
+    sign_in(client, cast.buyer)
+    assert client.get("/workshop").status_code == 403
