@@ -28,7 +28,8 @@ STATUSES = {
     "fulfilled": N_("fulfilled"), "cancelled": N_("cancelled"), "open": N_("open"), "accepted": N_("accepted"),
     "in_progress": N_("in progress"), "completed": N_("completed"), "pending": N_("pending"),
     "scheduled": N_("scheduled"), "dispatched": N_("dispatched"), "delivered": N_("delivered"),
-    "failed": N_("failed"), "installed": N_("installed"),
+    "failed": N_("failed"), "installed": N_("installed"), "acknowledged": N_("acknowledged"),
+    "resolved": N_("resolved"), "rejected": N_("rejected"),
 }  # fmt: skip
 
 
