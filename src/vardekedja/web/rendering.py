@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from importlib.resources import files
 from typing import Annotated, Any
 
@@ -68,6 +69,7 @@ def _environment(language: str) -> jinja2.Environment:
         status=lambda value: vocabulary.status(gettext, value),
         event=lambda value: vocabulary.event(gettext, value),
         filesize=lambda size: format_size(size, formats),
+        pretty=lambda value: json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str),
     )  # fmt: skip
     environment.globals.update(language=language, languages=LANGUAGES, static=static_url)
     return environment

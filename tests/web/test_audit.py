@@ -1,0 +1,37 @@
+"""The auditor's pages: the event log, verification, and a stream as it stood at a time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi.testclient import TestClient
+
+from tests.api.support import Cast, design_body, ok
+from tests.web.conftest import caught_up
+from tests.web.test_orders import sign_in
+from vardekedja.runtime import Runtime
+from vardekedja.web.i18n import STOCKHOLM
+
+
+def test_the_auditor_reads_the_log_verifies_it_and_sees_a_stream_as_of_a_time(client: TestClient, runtime: Runtime,
+                                                                              cast: Cast) -> None:  # fmt: skip
+    draft = ok(cast.designer.post("/v1/designs", json=design_body(title="Bänk A")), 201)
+    before_revision = datetime.now(STOCKHOLM)
+    ok(cast.designer.put(f"/v1/designs/{draft['id']}", json=design_body(title="Bänk B")))
+    runtime.wait_for(runtime.marketplace.position, 5.0)
+    caught_up(runtime)
+    sign_in(client, cast.auditor)
+    log = client.get("/audit", params={"lang": "en"}).text
+    assert "Design.Drafted" in log and f"/audit/streams/{draft['id']}" in log
+    verified = client.get("/audit/verify").text
+    assert "The log holds together" in verified
+    now = client.get(f"/audit/streams/{draft['id']}").text
+    assert "Bänk B" in now and "State at version 2" in now
+    then = client.get(f"/audit/streams/{draft['id']}",
+                      params={"as_of": before_revision.replace(tzinfo=None).isoformat()})
+    assert then.status_code == 200 and "State at version 1" in then.text
+    assert client.get(f"/audit/streams/{UUID(int=7)}").status_code == 404
+    assert client.get(f"/audit/streams/{draft['id']}", params={"as_of": "igår"}).status_code == 422
+    sign_in(client, cast.buyer)
+    assert client.get("/audit").status_code == 403
