@@ -45,6 +45,11 @@ class OrganisationsView(View):
         ).mappings().first()
         return dict(row) if row else None
 
+    def everyone(self, connection: Connection) -> list[dict[str, Any]]:
+        """Every organisation, by role and name (for the operator's page)."""
+        o = self.organisations
+        return [dict(row) for row in connection.execute(o.select().order_by(o.c.role, o.c.name)).mappings()]
+
     def active_keys(self, connection: Connection, key_id: str) -> list[tuple[UUID, str]]:
         """(organisation id, key hash) of each unrevoked key with this id (ids are random, so one)."""
         rows = connection.execute(

@@ -29,7 +29,7 @@ from vardekedja.settings import Settings
 from vardekedja.web.errors import install_page_errors
 from vardekedja.web.i18n import LANGUAGES, translations
 from vardekedja.web.kept import KeptPagesMiddleware
-from vardekedja.web.routes import area, audit, cart, orders, public, studio, workshop
+from vardekedja.web.routes import admin, area, audit, cart, orders, public, studio, workshop
 from vardekedja.web.security import web_secret
 
 
@@ -47,7 +47,7 @@ class Static(StaticFiles):
 
 # The forms this token protects: the cart's, which need no sign-in. Forms of signed-in people carry their
 # session's own CSRF token instead (api/sessions.py), and the JSON API with a session cookie the header.
-ANONYMOUS_FORMS = ("/cart", "/orders", "/studio", "/workshop", "/area")  # signed-in pages' forms too, until they carry the session's token
+ANONYMOUS_FORMS = ("/cart", "/orders", "/studio", "/workshop", "/area", "/admin")  # signed-in pages' forms too, until they carry the session's token
 
 
 class _AnonymousForms:
@@ -122,6 +122,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(workshop.router)
     app.include_router(area.router)
     app.include_router(audit.router)
+    app.include_router(admin.router)
     app.mount("/static", Static(packages=[("vardekedja.web", "static")]), name="static")
     install_page_errors(app)
     app.add_middleware(Csrf, settings=settings, skip_if_scope=_not_an_anonymous_form, always_protect=_AnonymousForms())

@@ -68,6 +68,7 @@ def _environment(language: str) -> jinja2.Environment:
         word=lambda value: vocabulary.word(gettext, value),
         status=lambda value: vocabulary.status(gettext, value),
         event=lambda value: vocabulary.event(gettext, value),
+        role=lambda value: vocabulary.role(gettext, value),
         filesize=lambda size: format_size(size, formats),
         pretty=lambda value: json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str),
     )  # fmt: skip

@@ -49,6 +49,17 @@ EVENTS = {
 }  # fmt: skip
 
 
+ROLES = {
+    "operator": N_("operator"), "designer": N_("designer"), "workshop": N_("workshop"), "buyer": N_("buyer"),
+    "area_company": N_("area company"), "auditor": N_("auditor"),
+}  # fmt: skip
+
+
+def role(gettext: Callable[[str], str], value: str) -> str:
+    known = ROLES.get(value)
+    return gettext(known) if known else value
+
+
 def event(gettext: Callable[[str], str], value: str) -> str:
     known = EVENTS.get(value)
     return gettext(known) if known else value

@@ -20,9 +20,9 @@ from vardekedja.api.resources import DeliveryOut
 from vardekedja.projections.care import CareView
 from vardekedja.projections.deliveries import DeliveriesView
 from vardekedja.web.auth import PageAreaCompany
+from vardekedja.web.commands import run_then_show
 from vardekedja.web.errors import PageError
 from vardekedja.web.rendering import PageDep
-from vardekedja.web.routes.studio import run_then_show
 
 router = APIRouter(include_in_schema=False)
 HOME = "/area"

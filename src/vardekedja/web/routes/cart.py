@@ -11,18 +11,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from anyio import to_thread
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 
-from vardekedja.api.deps import RuntimeDep, ViewsDep, command
+from vardekedja.api.deps import RuntimeDep, ViewsDep
 from vardekedja.api.resources import SpecificationOut
 from vardekedja.domain.errors import DomainError
 from vardekedja.domain.money import price_line
 from vardekedja.domain.order import MAX_QUANTITY, DeliverySite, LineRequest
 from vardekedja.projections.catalogue import CatalogueView
 from vardekedja.web.auth import PageBuyer
+from vardekedja.web.commands import run_command, until_shown
 from vardekedja.web.errors import PageError
 from vardekedja.web.rendering import Page, PageDep
 
@@ -139,8 +139,8 @@ async def place_order(
     else:
         try:
             site = DeliverySite(**site_fields)
-            done = await command(runtime, Response(),
-                                 lambda app: app.place_order(buyer.organisation_id, site, bool(install), lines))
+            done = await run_command(runtime,
+                                     lambda app: app.place_order(buyer.organisation_id, site, bool(install), lines))
         except DomainError as error:
             field = (error.field or "").removeprefix("delivery_site.")
             if field in site_fields:
@@ -148,8 +148,8 @@ async def place_order(
             else:
                 problem = page.gettext("The order could not be placed: %(reason)s") % {"reason": str(error)}
         else:
-            await to_thread.run_sync(runtime.wait_for, done.position, 2.0)  # the order page then shows it
-            response = RedirectResponse(f"/orders/{done.id}", status_code=303)
+            await until_shown(runtime, done.position)  # the order page then shows it
+            response = RedirectResponse(f"/orders/{done.value.id}", status_code=303)
             response.delete_cookie(COOKIE)
             return response
     cart = await _cart(request, reads, runtime, install=bool(install))

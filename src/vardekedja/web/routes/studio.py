@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
-from vardekedja.api.deps import RuntimeDep, ViewsDep, command
+from vardekedja.api.deps import RuntimeDep, ViewsDep
 from vardekedja.api.problems import ApiError
 from vardekedja.api.routes.media import media_store, store_upload
 from vardekedja.api.schemas import DesignIn
@@ -26,6 +26,7 @@ from vardekedja.domain.errors import DomainError
 from vardekedja.projections.catalogue import CatalogueView
 from vardekedja.projections.payouts import PayoutsView
 from vardekedja.web.auth import PageDesigner
+from vardekedja.web.commands import act
 from vardekedja.web.errors import PageError
 from vardekedja.web.rendering import Page, PageDep
 from vardekedja.web.security import form_token_matches
@@ -60,8 +61,8 @@ async def draft_design(request: Request, page: PageDep, designer: PageDesigner, 
     values, specification, errors = await _specification(request, page)
     if specification is None:
         return page.render("studio_form.html", status=422, values=values, errors=errors, design_id=None)
-    done = await command(runtime, Response(), lambda app: app.draft_design(designer.organisation_id, specification))
-    return await _to_design(runtime, done.id, done.position)
+    done = await act(page.gettext, runtime, lambda app: app.draft_design(designer.organisation_id, specification))
+    return _to_design(done.value.id)
 
 
 @router.post("/studio/designs/{design_id}", response_class=HTMLResponse)
@@ -70,8 +71,8 @@ async def revise_design(design_id: UUID, request: Request, page: PageDep, design
     values, specification, errors = await _specification(request, page)
     if specification is None:
         return page.render("studio_form.html", status=422, values=values, errors=errors, design_id=design_id)
-    done = await _run(page, runtime, lambda app: app.revise_design(designer.organisation_id, design_id, specification))
-    return await _to_design(runtime, design_id, done.position)
+    await act(page.gettext, runtime, lambda app: app.revise_design(designer.organisation_id, design_id, specification))
+    return _to_design(design_id)
 
 
 @router.get("/studio/designs/{design_id}", response_class=HTMLResponse)
@@ -106,40 +107,24 @@ async def attach(design_id: UUID, request: Request, page: PageDep, designer: Pag
     except ApiError as error:
         reason = {"reason": error.detail}
         raise PageError(error.status, page.gettext("The file could not be taken: %(reason)s") % reason) from None
-    done = await _run(page, runtime, lambda app: app.attach_media(designer.organisation_id, design_id, **stored))
-    return await _to_design(runtime, design_id, done.position)
+    await act(page.gettext, runtime, lambda app: app.attach_media(designer.organisation_id, design_id, **stored))
+    return _to_design(design_id)
 
 
 @router.post("/studio/designs/{design_id}/publish")
 async def publish(design_id: UUID, page: PageDep, designer: PageDesigner, runtime: RuntimeDep) -> Response:
-    done = await _run(page, runtime, lambda app: app.publish_design(designer.organisation_id, design_id))
-    return await _to_design(runtime, design_id, done.position)
+    await act(page.gettext, runtime, lambda app: app.publish_design(designer.organisation_id, design_id))
+    return _to_design(design_id)
 
 
 @router.post("/studio/designs/{design_id}/retire")
 async def retire(design_id: UUID, page: PageDep, designer: PageDesigner, runtime: RuntimeDep) -> Response:
-    done = await _run(page, runtime, lambda app: app.retire_design(designer.organisation_id, design_id))
-    return await _to_design(runtime, design_id, done.position)
+    await act(page.gettext, runtime, lambda app: app.retire_design(designer.organisation_id, design_id))
+    return _to_design(design_id)
 
 
-async def _run(page: Page, runtime: Any, run: Any) -> Any:
-    try:
-        return await command(runtime, Response(), run)
-    except DomainError as error:
-        raise PageError(409 if "retired" in str(error) else 422,
-                        page.gettext("That could not be done: %(reason)s") % {"reason": str(error)}) from None
-
-
-async def _to_design(runtime: Any, design_id: UUID, position: int) -> RedirectResponse:
-    await to_thread.run_sync(runtime.wait_for, position, 2.0)  # the page then shows what was just done
+def _to_design(design_id: UUID) -> RedirectResponse:
     return RedirectResponse(f"/studio/designs/{design_id}", status_code=303)
-
-
-async def run_then_show(page: Page, runtime: Any, run: Any, to: str) -> RedirectResponse:
-    """Run a command, wait until the views have it, and send the browser to ``to`` (Post/Redirect/Get)."""
-    done = await _run(page, runtime, run)
-    await to_thread.run_sync(runtime.wait_for, done.position, 2.0)
-    return RedirectResponse(to, status_code=303)
 
 
 async def _specification(request: Request, page: Page) -> tuple[dict[str, str], Any, dict[str, str]]:

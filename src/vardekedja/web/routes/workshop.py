@@ -20,10 +20,10 @@ from vardekedja.projections.catalogue import CatalogueView
 from vardekedja.projections.deliveries import DeliveriesView
 from vardekedja.projections.production import ProductionView
 from vardekedja.web.auth import PageWorkshop
+from vardekedja.web.commands import run_then_show
 from vardekedja.web.errors import PageError
 from vardekedja.web.i18n import STOCKHOLM
 from vardekedja.web.rendering import PageDep
-from vardekedja.web.routes.studio import run_then_show
 
 router = APIRouter(include_in_schema=False)
 HOME = "/workshop"
