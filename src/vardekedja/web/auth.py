@@ -34,6 +34,7 @@ async def page_caller(request: Request) -> Caller:
 
 def _role(*roles: Role):  # type: ignore[no-untyped-def]
     async def check(request: Request, caller: Annotated[Caller, Depends(page_caller)]) -> Caller:
+        request.state.caller = caller  # the header shows the pages of the caller's role
         if caller.role not in roles:
             language, _ = choose_language(request)
             raise PageError(403, translations(language).gettext("This page is for another kind of organisation."))

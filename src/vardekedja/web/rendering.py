@@ -109,6 +109,7 @@ class Page:
     def html(self, template: str, **context: Any) -> str:
         return self.environment.get_template(template).render(
             request=self.request, path=self.request.url.path, switch=self._switch_urls(), csrf=self._csrf,
+            caller=getattr(self.request.state, "caller", None),
             **context,
         )  # fmt: skip
 

@@ -42,6 +42,7 @@ async def workshop(page: PageDep, caller: PageWorkshop, reads: ViewsDep, runtime
                     connection, order.design_id, order.revision, kind="production_file")
         deliveries = runtime.view(DeliveriesView).list(connection, party_id=caller.organisation_id, limit=50)
         return {"open": [o for o in orders if o.status == "open"],
+                "titles": {o.delivery_id: f"{o.title} × {o.quantity}" for o in orders if o.delivery_id},
                 "held": [o for o in orders if o.status != "open"], "files": files,
                 "deliveries": [DeliveryOut.from_row(row) for row in deliveries.items]}  # fmt: skip
 
