@@ -4,7 +4,7 @@ Page handlers that need someone signed in take ``PageCaller`` (any role) or
 ``PageBuyer`` and friends; without a session the reader gets a page that says
 to sign in (401), never an error in JSON. Signing in itself (``/login``,
 sessions, their CSRF tokens) belongs to the people module; until it is wired
-in here, ``page_caller`` finds nobody, and tests put a caller in with FastAPI's
+in, ``page_caller`` finds nobody. Tests put a caller in with FastAPI's
 ``dependency_overrides``.
 """
 
@@ -25,11 +25,20 @@ class SignInNeededError(PageError):
 
 
 async def page_caller(request: Request) -> Caller:
-    language, _ = choose_language(request)
-    raise SignInNeededError(401, translations(language).gettext(
-        "Sign in to see this page. Signing in to the web is not available yet; "
-        "your organisation can use the API with its key meanwhile."
-    ))
+    """The organisation and role of the person signed in with the session cookie (the people module's sessions,
+    ``app.state.sessions``); without a live session, a page that says to sign in."""
+    sessions = getattr(request.app.state, "sessions", None)
+    if sessions is not None:
+        session = await sessions.session_of(request)
+        if session is not None:
+            return Caller(session.organisation_id, Role(session.role), session.organisation_name)
+    gettext = translations(choose_language(request)[0]).gettext
+    if sessions is None:
+        raise SignInNeededError(401, gettext(
+            "Sign in to see this page. Signing in to the web is not available yet; "
+            "your organisation can use the API with its key meanwhile."
+        ))
+    raise SignInNeededError(401, gettext("Sign in to see this page."))
 
 
 def _role(*roles: Role):  # type: ignore[no-untyped-def]
