@@ -124,3 +124,5 @@ def test_pages_see_the_person_of_a_live_session(client: TestClient, cast: Cast) 
     client.cookies.set("vardekedja_session", "live")
     signed_in = client.get("/orders")
     assert signed_in.status_code == 200 and 'href="/orders" aria-current="page"' in signed_in.text
+    catalogue = client.get("/catalogue")
+    assert 'href="/orders"' in catalogue.text  # public pages know who is signed in, too

@@ -27,6 +27,9 @@ class SignInNeededError(PageError):
 async def page_caller(request: Request) -> Caller:
     """The organisation and role of the person signed in with the session cookie (the people module's sessions,
     ``app.state.sessions``); without a live session, a page that says to sign in."""
+    known = getattr(request.state, "caller", None)  # found already for this request (see ``get_page``)
+    if known is not None:
+        return known  # type: ignore[no-any-return]
     sessions = getattr(request.app.state, "sessions", None)
     if sessions is not None:
         session = await sessions.session_of(request)

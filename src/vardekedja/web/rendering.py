@@ -20,6 +20,8 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
+from vardekedja.api.deps import Caller
+from vardekedja.domain.organisation import Role
 from vardekedja.web import vocabulary
 from vardekedja.web.i18n import COOKIE, LANGUAGES, Formats, choose_language, translations
 
@@ -35,6 +37,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 YEAR = 365 * 24 * 3600
+SESSION_COOKIE = "vardekedja_session"  # the people module's session cookie
 
 
 @functools.cache
@@ -148,6 +151,12 @@ def fragment_or_page(page: Page, fragment: str, template: str, **context: Any) -
 
 
 async def get_page(request: Request) -> Page:
+    """The page, knowing who is signed in when a session cookie came (so the header can show their pages)."""
+    sessions = getattr(request.app.state, "sessions", None)
+    if sessions is not None and SESSION_COOKIE in request.cookies and not hasattr(request.state, "caller"):
+        session = await sessions.session_of(request)
+        if session is not None:
+            request.state.caller = Caller(session.organisation_id, Role(session.role), session.organisation_name)
     return Page(request)
 
 
