@@ -11,6 +11,7 @@ from PIL import Image
 
 from tests.api.support import Cast, design_body, ok
 from tests.web.conftest import caught_up
+from tests.web.test_media import attached_events
 from tests.web.test_orders import sign_in
 from vardekedja.runtime import Runtime
 
@@ -113,5 +114,5 @@ def test_an_upload_without_the_forms_token_is_refused_and_nothing_kept(client: T
         data = {"kind": "picture"} if token is None else {"csrftoken": token, "kind": "picture"}
         refused = client.post(f"{path}/media", data=data, files={"file": ("a.png", _png(), "image/png")})
         assert refused.status_code == 403
-    assert runtime.marketplace.design(UUID(draft["id"])).media == []
+    assert attached_events(runtime, draft["id"]) == []
     assert not any((runtime.settings.data_dir / "media").glob("??/*"))
