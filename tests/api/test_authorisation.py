@@ -515,7 +515,8 @@ TABLE: dict[tuple[str, str, str], Route] = {
     ("GET", "/v1/designs/{design_id}/media/{media_id}", "picture"): Route(
         t_media("picture"), {**everyone(200), "designer": (200, 200), "anonymous": 200}),
     ("GET", "/v1/designs/{design_id}/media/{media_id}", "production file"): Route(t_media("production_file"), {
-        **everyone(404, strangers=404), "designer": (200, 404), "workshop": (200, 404), "bad_key": 401, **OVERSEERS}),
+        **everyone(404, strangers=404), "designer": (200, 404), "workshop": (200, 404), "bad_key": 401,
+        "ended_session": 401, **OVERSEERS}),
     # Orders: the buyer's own; the operator and auditors read them all.
     ("POST", "/v1/orders", ""): Route(t_new_order, {"buyer": 201}),
     ("GET", "/v1/orders", ""): Route(t_order, {"buyer": (SEEN, UNSEEN), **OVERSEERS_SEE}),

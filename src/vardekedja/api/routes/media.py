@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from vardekedja.api.deps import SHUTTING_DOWN, Caller, DesignerDep, RuntimeDep, ViewsDep, authenticate, command
 from vardekedja.api.problems import ApiError
+from vardekedja.api.sessions import COOKIE as SESSION_COOKIE
 from vardekedja.api.uploads import Upload, receive_upload
 from vardekedja.domain.errors import NotFoundError
 from vardekedja.domain.organisation import Role
@@ -46,8 +47,11 @@ def media_store(runtime: Runtime) -> MediaStore:
 
 
 async def optional_caller(request: Request) -> Caller | None:
-    """The caller when a key is sent; nobody (a public reader) otherwise."""
+    """The caller when a key or a session cookie is sent (401 if it is not valid); nobody (a public reader) otherwise."""
     authorization = request.headers.get("authorization")
+    if authorization is None and SESSION_COOKIE in request.cookies:
+        session = await request.app.state.sessions.signed_in(request)
+        return Caller(session.organisation_id, session.role, session.organisation_name, session.person_id)
     return None if authorization is None else await authenticate(request.app.state.runtime, authorization)
 
 
