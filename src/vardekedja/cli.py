@@ -94,13 +94,12 @@ def demo() -> None:
     """
     from vardekedja.application import Marketplace
     from vardekedja.demo import seed
-    from vardekedja.media import MediaStore
 
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     marketplace = Marketplace(settings.event_store_env(), platform_fee_rate=settings.fee_rate)
     try:
-        result = seed(marketplace, MediaStore(settings.data_dir / "media"))
+        result = seed(marketplace, pictures=settings.data_dir / "media")
     finally:
         marketplace.close()
     console.print("demo data " + ("seeded" if result.seeded else "already there; fresh keys issued"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from uuid import UUID
 
 from vardekedja.application import Marketplace
@@ -85,10 +86,10 @@ class DemoResult:
     seeded: bool = False
 
 
-def seed(app: Marketplace, pictures: MediaStore | None = None) -> DemoResult:
+def seed(app: Marketplace, pictures: Path | None = None) -> DemoResult:
     """Seed the demo once; on later runs issue fresh keys for the demo organisations.
 
-    With a media store, each design gets a picture drawn by code before it is published.
+    With a media folder, each design gets a picture drawn by code (stored there) before it is published.
     """
     result = DemoResult()
     listed = {item.org_number: item.organisation_id for item in app.listed().listings.values()}
@@ -108,7 +109,7 @@ def seed(app: Marketplace, pictures: MediaStore | None = None) -> DemoResult:
     for designer, spec in DESIGNS:
         design_id = app.draft_design(designers[designer], spec).id
         if pictures is not None:
-            picture = store_demo_picture(pictures, spec.category)
+            picture = store_demo_picture(MediaStore(pictures), spec.category)
             app.attach_media(designers[designer], design_id, kind="picture", filename=f"{spec.title}.webp",
                              sha256=picture.sha256, size=picture.size, content_type="image/webp",
                              variants=picture.variants)  # fmt: skip
