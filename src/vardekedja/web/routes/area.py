@@ -42,7 +42,8 @@ async def area(page: PageDep, caller: PageAreaCompany, reads: ViewsDep, runtime:
                            if d.install and d.area_company_id == me and d.status in ("scheduled", "dispatched",
                                                                                       "delivered", "installed")],
             "assets": [AssetOut.from_row(row) for row in care.list_assets(connection, party_id=me, limit=50).items],
-            "maintenance": [MaintenanceOrderOut.from_row(row, now)
+            # Opened as the API opens them for the area company: the report's text and the reporter's contact.
+            "maintenance": [MaintenanceOrderOut.from_row(row, now).opened(runtime.personal_data, contact=True)
                             for row in care.list_maintenance(connection, party_id=me, limit=50).items],
         }  # fmt: skip
 
