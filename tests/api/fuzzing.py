@@ -106,6 +106,10 @@ class World:
     runtime: Runtime
     keys: dict[str, str]
     ids: dict[str, list[str]] = field(default_factory=dict)
+    # Requests answered 4xx after which the event store had moved: a refusal must record nothing.
+    written_on_4xx: list[str] = field(default_factory=list)
+    calls_watched: int = 0
+    _heads: dict[int, int] = field(default_factory=dict)
     sessions: dict[str, dict[str, str]] = field(default_factory=dict)  # a person's role -> their headers
 
     def close(self) -> None:
@@ -178,7 +182,30 @@ def build_schema(world: World, role: str, settings: schemathesis.Config, *, tags
             return st.just(parameters)
         return st.fixed_dictionaries(choices).map(lambda chosen: {**(parameters or {}), **chosen})
 
+    _watched["world"] = world
     return schema
+
+
+# The world whose event store the call hooks watch: the one the last schema was built over.
+_watched: dict[str, World] = {}
+
+
+@schemathesis.hook
+def before_call(_context: Any, case: Any, _kwargs: Any) -> None:
+    world = _watched.get("world")
+    if world is not None:
+        world._heads[id(case)] = world.runtime.marketplace.position
+
+
+@schemathesis.hook
+def after_call(_context: Any, case: Any, response: Any) -> None:
+    world = _watched.get("world")
+    before = world._heads.pop(id(case), None) if world is not None else None
+    if world is not None and before is not None:
+        world.calls_watched += 1
+    if world is not None and before is not None and 400 <= response.status_code < 500 \
+            and world.runtime.marketplace.position != before:
+        world.written_on_4xx.append(f"{case.method} {case.path} answered {response.status_code}")
 
 
 def operation_labels(schema: Any) -> set[str]:

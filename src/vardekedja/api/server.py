@@ -28,6 +28,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from vardekedja.settings import Settings
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
+# With --workers, uvicorn pings each worker and kills one that does not answer within this time. Its
+# default (5 s) killed workers still starting (imports, the runtime, the views' catch-up) on a busy
+# 2-core machine, again and again; a worker that is really hung is still replaced, a minute later.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 @functools.cache
@@ -133,4 +137,5 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "loop": "uvloop", "http": GuardedHttpToolsProtocol, "proxy_headers": False, "server_header": False,
         "log_level": "info", "timeout_keep_alive": settings.keep_alive_timeout,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
     }  # fmt: skip
