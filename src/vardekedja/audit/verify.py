@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from vardekedja.audit.encoding import GENESIS, canonical, chain, checkpoint_message
 from vardekedja.audit.keys import signature_valid
+from vardekedja.audit.settlement_check import PAYOUT_EVENTS, SettlementCheck
 from vardekedja.domain.money import VAT_RATE, round_half_up
 
 
@@ -153,11 +154,16 @@ class MoneyCheck:
     def __init__(self) -> None:
         self.orders: dict[str, dict[str, Any]] = {}
         self.payouts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.settlement = SettlementCheck(plain)  # claims, transfers and reversals
 
     def feed(self, record: dict[str, Any]) -> None:
         kind = record["type"].removeprefix("vardekedja:")
-        if not kind.startswith(("Order.", "Payout.Owed")) or record.get("data") is None:
+        if record.get("data") is None:
             return  # a damaged event (no data) is named by the chain check
+        if kind in PAYOUT_EVENTS or kind == "Claim.Refunded":
+            self.settlement.feed(kind, record)
+        if not kind.startswith(("Order.", "Payout.Owed")):
+            return
         # Only the events whose typed values are read are unwrapped (``plain``): it is the costly part.
         if kind == "Payout.Owed":
             data = record["data"]
@@ -188,6 +194,12 @@ class MoneyCheck:
                 found.append({"order_id": order_id, "problems": reasons})
         for order_id in self.payouts.keys() - self.orders.keys():
             found.append({"order_id": order_id, "problems": ["payouts owed for an order that was never placed"]})
+        for order_id, reasons in self.settlement.problems(self.orders).items():
+            entry = next((item for item in found if item["order_id"] == order_id), None)
+            if entry is None:
+                found.append({"order_id": order_id, "problems": reasons})
+            else:
+                entry["problems"].extend(reasons)
         return found
 
     def _check(self, order_id: str, order: dict[str, Any]) -> list[str]:
