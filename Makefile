@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Running needs the package and the local Stripe stand-in only, not the test tools (browsers, fuzzers).
+RUN_STAMP := $(VENV)/.installed-run
 
 .PHONY: run test install bench fuzz crash clean lint
 
@@ -12,12 +14,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+$(RUN_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $(RUN_STAMP)
+
 install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/vardekedja init
 	$(BIN)/vardekedja demo
 	@echo "The web UI: http://127.0.0.1:8000/ (the API's interactive docs at http://127.0.0.1:8000/docs); Ctrl-C stops."

@@ -124,6 +124,11 @@ def serve(
     settings = load_settings()  # refuse bad settings before any worker starts
     stand_in = None
     if local_stripe and settings.stripe_secret_key is None:
+        import importlib.util
+
+        if importlib.util.find_spec("localstripe") is None:
+            errors.print("[red]--local-stripe needs localstripe: pip install 'vardekedja[demo]' (make run does)[/red]")
+            raise typer.Exit(2)
         if port == 0:  # the stand-in must be told where to send webhooks, so the port is chosen now
             from vardekedja.local_stripe import free_port
 

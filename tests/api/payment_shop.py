@@ -70,10 +70,12 @@ class Shop:
 
 
 @contextmanager
-def open_shop(storage: str, path: Path, request: pytest.FixtureRequest) -> Iterator[Shop]:
+def open_shop(storage: str, path: Path, request: pytest.FixtureRequest, **settings_changes: Any) -> Iterator[Shop]:
     """A shop on 'sqlite' or 'postgres' (see ``tests.api.conftest.api_settings``), closed on exit."""
     gateway = OfflineStripe("whsec_" + secrets.token_hex(16))
-    settings = api_settings(storage, path, request).model_copy(update={"stripe_publishable_key": PUBLISHABLE_KEY})
+    settings = api_settings(storage, path, request).model_copy(
+        update={"stripe_publishable_key": PUBLISHABLE_KEY, **settings_changes}
+    )
     runtime = Runtime(settings, payments=gateway)
     try:
         app = runtime.marketplace

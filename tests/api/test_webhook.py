@@ -53,6 +53,15 @@ def shared_shop(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
         yield opened
 
 
+def test_the_payment_url_starts_with_the_configured_public_base_url(tmp_path: Path,
+                                                                   request: pytest.FixtureRequest) -> None:
+    with open_shop("sqlite", tmp_path, request, public_base_url="https://marknad.example.se") as shop:
+        order_id = shop.place()
+        checkout = shop.checkout(order_id)
+
+    assert checkout["payment_url"] == f"https://marknad.example.se/pay/{order_id}#{checkout['client_secret']}"
+
+
 def test_a_signed_success_pays_the_order_and_opens_production(shop: Shop) -> None:
     order_id = shop.place()
     checkout = shop.checkout(order_id)
@@ -62,7 +71,8 @@ def test_a_signed_success_pays_the_order_and_opens_production(shop: Shop) -> Non
         "sek",
         PUBLISHABLE_KEY,
     )
-    assert checkout["payment_url"] == f"/pay/{order_id}#{checkout['client_secret']}"
+    # Absolute: a link the buyer can open from anywhere (here the test client's own address).
+    assert checkout["payment_url"] == f"http://testserver/pay/{order_id}#{checkout['client_secret']}"
 
     response = shop.deliver(shop.paid_event(order_id, checkout))
 

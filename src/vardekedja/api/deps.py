@@ -143,8 +143,8 @@ class ApiKey(HTTPBearer):
         else:
             caller = await authenticate(request.app.state.runtime, authorization)
         if caller.role not in self.roles:
-            allowed = " or ".join(r.value for r in self.roles)
-            raise ApiError(403, f"only a {allowed} may do this; you are a {caller.role.value}")
+            allowed = " or ".join(r.with_article for r in self.roles)
+            raise ApiError(403, f"only {allowed} may do this, and {caller.name} is {caller.role.with_article}")
         return caller
 
 
@@ -179,17 +179,20 @@ async def authenticate(runtime: Runtime, authorization: str | None) -> Caller:
 CallerDep = Annotated[Caller, Depends(ApiKey())]
 
 
-def seen_by(caller: Caller, *parties: Role, what: str) -> UUID | None:
+def seen_by(caller: Caller, *parties: Role, what: str, elsewhere: dict[Role, str] | None = None) -> UUID | None:
     """Whose items the caller may see: everyone's (None) for the operator and auditors, its own for a party.
 
     ``parties`` are the roles an organisation can be party to such items in;
-    any other role sees none of them (403, naming ``what``).
+    any other role sees none of them (403, naming ``what``, and where that
+    role finds what it needs instead when ``elsewhere`` says).
     """
     if caller.role in (Role.OPERATOR, Role.AUDITOR):
         return None
     if caller.role in parties:
         return caller.organisation_id
-    raise ApiError(403, f"a {caller.role.value} is party to no {what}")
+    hint = (elsewhere or {}).get(caller.role)
+    raise ApiError(403, f"{caller.name} is {caller.role.with_article}, which is party to no {what}"
+                        + (f"; {hint}" if hint else ""))
 
 
 class Views:

@@ -32,6 +32,20 @@ from vardekedja.application.payments import ProviderError
 
 PROBLEM_JSON = "application/problem+json"
 
+# Titles as a person would put them; the detail says what went wrong in this case.
+TITLES = {
+    400: "Bad request", 401: "API key needed", 403: "Not allowed for your role", 404: "Not found",
+    405: "Method not allowed", 409: "Conflict with the current state", 413: "Request too large",
+    422: "Invalid input", 429: "Too many requests", 500: "Internal error", 501: "Not built yet",
+    502: "Bad gateway", 503: "Service unavailable", 504: "Gateway timeout",
+}
+# The resource each path segment names, for a 404 that speaks of the resource asked for.
+RESOURCES = {
+    "organisations": "organisation", "designs": "design", "orders": "order",
+    "production-orders": "production order", "deliveries": "delivery", "payouts": "payout",
+    "api-keys": "API key", "streams": "stream",
+}  # fmt: skip
+
 
 class FieldProblem(BaseModel):
     field: str
@@ -61,7 +75,7 @@ def problem(status: int, detail: str, *, errors: list[dict[str, str]] | None = N
     phrase = HTTPStatus(status).phrase
     body: dict[str, Any] = {
         "type": f"urn:vardekedja:problem:{phrase.lower().replace(' ', '-').replace(chr(39), '')}",
-        "title": phrase,
+        "title": TITLES.get(status, phrase),
         "status": status,
         "detail": detail,
     }
@@ -89,6 +103,22 @@ def _field_errors(error: DomainError) -> list[dict[str, str]] | None:
     return None
 
 
+def _not_yours(request: Request, error: DomainError) -> str:
+    """A 404's detail for a resource that may exist but is not the caller's to act on.
+
+    The answer must not tell whether it exists, so it speaks of what the
+    caller may do; the domain's rule follows, since the caller can act on it.
+    """
+    parts = [part for part in request.url.path.split("/") if part]
+    noun, ident, action = "resource", "", "change"
+    for index, part in enumerate(parts[:-1]):
+        if part in RESOURCES:
+            noun, ident = RESOURCES[part], parts[index + 1]
+            if index + 2 < len(parts):
+                action = parts[index + 2]
+    return f"there is no {noun} {ident} that you may {action}: {error}"
+
+
 def _location(parts: tuple[Any, ...]) -> str:
     # Drop the "body" / "query" / "header" prefix: the field path is what a caller can act on.
     return ".".join(str(part) for part in parts[1:]) or str(parts[0]) if parts else "body"
@@ -105,7 +135,9 @@ def _position(request: Request, headers: dict[str, str] | None = None) -> dict[s
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, error: DomainError) -> JSONResponse:
-        return problem(status_of(error), str(error), errors=_field_errors(error), headers=_position(request))
+        status = status_of(error)
+        detail = _not_yours(request, error) if isinstance(error, NotOwnerError | NotEligibleError) else str(error)
+        return problem(status, detail, errors=_field_errors(error), headers=_position(request))
 
     @app.exception_handler(ProviderError)
     async def _stripe(_request: Request, error: ProviderError) -> JSONResponse:
@@ -144,10 +176,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(422, "the request is not valid; see errors", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         if error.status_code == 400:
             # FastAPI's answer to a body it cannot decode (not UTF-8, say): invalid input, like any other.
             return problem(422, "the request body could not be read as JSON",
                            errors=[{"field": "body", "message": str(error.detail)}])  # fmt: skip
         detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+        if error.status_code == 404 and detail == "Not Found":  # no route at all
+            detail = f"there is nothing at {request.url.path}; the API is under /v1 (see /docs)"
+        elif error.status_code == 405:
+            allowed = (getattr(error, "headers", None) or {}).get("Allow", "")
+            detail = f"{request.url.path} does not take {request.method}" + (f"; it takes {allowed}" if allowed else "")
         return problem(error.status_code, detail, headers=getattr(error, "headers", None))

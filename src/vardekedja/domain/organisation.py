@@ -27,6 +27,17 @@ class Role(StrEnum):
     AREA_COMPANY = "area_company"
     AUDITOR = "auditor"
 
+    @property
+    def label(self) -> str:
+        """The role as a person says it: "area company", not "area_company"."""
+        return self.value.replace("_", " ")
+
+    @property
+    def with_article(self) -> str:
+        """ "an auditor", "a workshop": the role in a sentence."""
+        label = self.label
+        return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
+
 
 def normalise_org_number(text: str) -> str:
     """Return ``NNNNNN-NNNN`` for a valid Swedish organisation number.
@@ -101,7 +112,8 @@ class Organisation(Aggregate):
         try:
             role = Role(role)
         except ValueError:
-            raise RuleViolationError(f"unknown role {role!r}", field="role") from None
+            roles = ", ".join(r.value for r in Role)
+            raise RuleViolationError(f"unknown role {role!r}; the roles are {roles}", field="role") from None
         if not municipality.strip():
             raise RuleViolationError("an organisation needs a municipality", field="municipality")
         capabilities = normalise_names(capabilities)
@@ -109,7 +121,7 @@ class Organisation(Aggregate):
         if role is Role.WORKSHOP and not capabilities:
             raise RuleViolationError("a workshop needs capabilities", field="capabilities")
         if role in (Role.WORKSHOP, Role.AREA_COMPANY) and not service_area:
-            raise RuleViolationError(f"a {role} needs a service area", field="service_area")
+            raise RuleViolationError(f"{role.with_article} needs a service area", field="service_area")
         return cls(
             name=name.strip(),
             role=role.value,

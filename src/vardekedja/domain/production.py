@@ -121,7 +121,10 @@ class ProductionOrder(Aggregate):
                 raise AlreadyTakenError("another workshop has accepted this production order")
             raise InvalidTransitionError(f"a production order that is {self.status} cannot be accepted")
         if not self.is_eligible(workshop):
-            raise NotEligibleError("the workshop's capabilities or service area do not fit this order")
+            raise NotEligibleError(
+                "a workshop may take a production order when its capabilities cover the design's "
+                "and its service area holds the delivery site's municipality"
+            )
         self._accepted(workshop_id=workshop.id)
 
     @event(Accepted)

@@ -47,12 +47,15 @@ class PayoutsView(View):
             query = query.where(p.c.order_id == order_id)
         return newest_first(connection, query, p.c.position, limit=limit, cursor=cursor)
 
-    def totals(self, connection: Connection, *, party_id: UUID | None = None) -> dict[str, int]:
-        """Öre owed per role after claims, for one party or for everyone."""
+    def totals(self, connection: Connection, *, party_id: UUID | None = None,
+               order_id: UUID | None = None) -> dict[str, int]:  # fmt: skip
+        """Öre owed per role after claims, over the entries ``list`` would page through with the same filters."""
         p = self.payouts
         query = sa.select(p.c.role, sa.func.sum(p.c.amount_ore - p.c.reduced_ore)).group_by(p.c.role)
         if party_id is not None:
             query = query.where(p.c.party_id == party_id)
+        if order_id is not None:
+            query = query.where(p.c.order_id == order_id)
         return {role: int(total) for role, total in connection.execute(query)}
 
 

@@ -23,14 +23,33 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 public = APIRouter(prefix="/audit", tags=["audit"])
 
 
+def plain_json(value: Any) -> Any:
+    """The event library's storage encoding ({"_type_": "uuid_hex", "_data_": …}) as plain JSON values.
+
+    UUIDs are written with their hyphens, times as ISO 8601 with offset; the
+    chain hash covers the stored form, which ``vardekedja audit export`` carries.
+    """
+    if isinstance(value, dict):
+        if set(value) == {"_type_", "_data_"}:
+            data = value["_data_"]
+            if value["_type_"] == "uuid_hex" and isinstance(data, str):
+                return str(UUID(hex=data))
+            return plain_json(data)
+        return {key: plain_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_json(item) for item in value]
+    return value
+
+
 class AuditEvent(BaseModel):
     position: int | None
     stream_id: UUID
     version: int
     type: str
     time: str
-    data: dict[str, Any] | None = Field(description="null where the stored bytes are no longer JSON")
-    hash: str | None
+    data: dict[str, Any] | None = Field(description="The event's fields as plain JSON (UUIDs, ISO 8601 times); "
+                                                    "null where the stored bytes are no longer JSON")
+    hash: str | None = Field(description="The chain hash, over the stored form that `audit export` writes")
 
 
 class AuditEventPage(BaseModel):
@@ -101,7 +120,7 @@ def events(caller: OverseerDep, runtime: RuntimeDep,
         data = stored_data(notification.state)
         items.append(AuditEvent(
             position=notification.id, stream_id=notification.originator_id, version=notification.originator_version,
-            type=notification.topic, time=event_time(data), data=data, hash=hashes.get(notification.id),
+            type=notification.topic, time=event_time(data), data=plain_json(data), hash=hashes.get(notification.id),
         ))  # fmt: skip
     return AuditEventPage(items=items, next_after=items[-1].position if len(items) == limit else None)
 
@@ -119,7 +138,7 @@ def stream(stream_id: UUID, caller: OverseerDep, runtime: RuntimeDep,
         if as_of is not None and data is not None and datetime.fromisoformat(event_time(data)) > as_of:
             break
         items.append(AuditEvent(position=None, stream_id=stream_id, version=event.originator_version,
-                                type=event.topic, time=event_time(data), data=data, hash=None))  # fmt: skip
+                                type=event.topic, time=event_time(data), data=plain_json(data), hash=None))  # fmt: skip
     version = items[-1].version if items else None
     state = None
     if version is not None:

@@ -37,7 +37,11 @@ OrderStatusFilter = Annotated[
 
 
 def _may_read_orders(caller: Caller) -> UUID | None:
-    return seen_by(caller, Role.BUYER, what="order")
+    return seen_by(caller, Role.BUYER, what="order", elsewhere={
+        Role.WORKSHOP: "a workshop finds the delivery site on its production orders and deliveries",
+        Role.AREA_COMPANY: "an area company finds the delivery site on its deliveries",
+        Role.DESIGNER: "a designer sees its sales in GET /v1/payouts",
+    })  # fmt: skip
 
 
 def _order(app: Marketplace, order_id: UUID) -> OrderOut:

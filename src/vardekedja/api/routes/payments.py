@@ -28,7 +28,8 @@ class CheckoutOut(BaseModel):
     amount_ore: int
     currency: str
     publishable_key: str | None
-    payment_url: str = Field(description="The payment page; the client secret travels in the fragment")
+    payment_url: str = Field(description="The payment page, an absolute URL (under VARDEKEDJA_PUBLIC_BASE_URL when "
+                                         "set); the client secret travels in the fragment")
 
 
 class WebhookOut(BaseModel):
@@ -43,7 +44,8 @@ def _stripe(runtime: Runtime) -> StripeGateway:
 
 
 @router.post("/orders/{order_id}/checkout", response_model=CheckoutOut)
-def checkout(order_id: UUID, caller: BuyerDep, runtime: RuntimeDep, response: Response) -> CheckoutOut:
+def checkout(order_id: UUID, caller: BuyerDep, runtime: RuntimeDep, request: Request,
+             response: Response) -> CheckoutOut:  # fmt: skip
     """Start (or, for a repeat, resume) paying: a Stripe PaymentIntent for the total including VAT."""
     _stripe(runtime)
     try:
@@ -54,7 +56,7 @@ def checkout(order_id: UUID, caller: BuyerDep, runtime: RuntimeDep, response: Re
     return CheckoutOut(
         payment_intent_id=intent.id, client_secret=intent.client_secret, amount_ore=intent.amount_ore,
         currency=intent.currency, publishable_key=runtime.settings.stripe_publishable_key,
-        payment_url=f"/pay/{order_id}#{intent.client_secret}",
+        payment_url=runtime.settings.public_url(f"/pay/{order_id}#{intent.client_secret}", str(request.base_url)),
     )  # fmt: skip
 
 

@@ -22,7 +22,7 @@ async def list_payouts(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep,
                        cursor: Cursor = None) -> PayoutPage:  # fmt: skip
     """What is owed and why, newest first: each party its own; the operator and auditors everyone's.
 
-    ``totals_ore`` sums every entry the caller may see, per role.
+    ``totals_ore`` sums, per role, every entry the caller may see that fits the filter (all pages of it).
     """
 
     def read(views: Connection) -> PayoutPage:
@@ -31,7 +31,7 @@ async def list_payouts(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep,
         page = view.list(views, party_id=party, order_id=order_id, limit=limit, cursor=cursor)
         return PayoutPage(
             items=[PayoutOut.from_row(row) for row in page.items], next_cursor=page.next_cursor,
-            totals_ore=view.totals(views, party_id=party),
+            totals_ore=view.totals(views, party_id=party, order_id=order_id),
         )  # fmt: skip
 
     return await reads.read(read)
