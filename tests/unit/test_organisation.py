@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import pytest
 
-from vardekedja.application import hash_api_key, split_api_key
+from vardekedja.application import Marketplace, hash_api_key, split_api_key
 from vardekedja.domain.errors import (
     DuplicateOrganisationError,
+    ForbiddenError,
+    NotFoundError,
     InvalidOrgNumberError,
     InvalidTransitionError,
     RuleViolationError,
@@ -14,6 +18,7 @@ from vardekedja.domain.errors import (
 )
 from vardekedja.domain.organisation import Organisation, Role, normalise_org_number
 
+from tests.chain import BENCH, register_cast
 from tests.unit.builders import directory_of, organisation
 
 # Real, Luhn-valid Swedish organisation numbers.
@@ -209,3 +214,20 @@ def test_revoking_an_unknown_key_through_the_application_writes_nothing(memory_m
 
     memory_marketplace.revoke_api_key(issued.organisation_id, issued.key_id)
     assert memory_marketplace.organisation(issued.organisation_id).api_keys == {}
+
+
+def test_an_unknown_resource_is_named_as_a_person_names_it() -> None:
+    app = Marketplace()
+    missing = uuid4()
+    with pytest.raises(NotFoundError, match=f"^no production order {missing}$"):
+        app.production_order(missing)
+
+
+def test_a_command_for_another_role_names_both_roles_in_words() -> None:
+    app = Marketplace()
+    cast = register_cast(app)
+
+    with pytest.raises(ForbiddenError) as refused:
+        app.draft_design(cast.area_company, BENCH)
+
+    assert str(refused.value) == "only a designer may do this, and Botkyrka Områdesföretag is an area company"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from fractions import Fraction
 from typing import ClassVar, TypeVar, cast
@@ -25,6 +26,11 @@ from vardekedja.domain.production import ProductionOrder
 from vardekedja.personal_data import PersonalData
 
 A = TypeVar("A", bound=Aggregate)
+
+
+def _noun(kind: type) -> str:
+    """ "production order" for ProductionOrder: the aggregate as a person names it."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", kind.__name__).lower()
 
 
 class MarketplaceBase(RoundsApplication):
@@ -60,13 +66,13 @@ class MarketplaceBase(RoundsApplication):
         try:
             aggregate = self._load(aggregate_id)
         except AggregateNotFoundError:
-            raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}") from None
+            raise NotFoundError(f"no {_noun(kind)} {aggregate_id}") from None
         except PersistenceError:  # the store is away or busy: not damage
             raise
         except Exception as error:  # noqa: BLE001 - its stored events cannot be read back: say where
             raise locate(self, aggregate_id, error) from error
         if not isinstance(aggregate, kind):
-            raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}")
+            raise NotFoundError(f"no {_noun(kind)} {aggregate_id}")
         return aggregate
 
     def directory(self) -> Directory:
@@ -132,7 +138,9 @@ class MarketplaceBase(RoundsApplication):
     def _member(self, organisation_id: UUID, role: Role) -> Organisation:
         organisation = self.organisation(organisation_id)
         if organisation.role is not role:
-            raise ForbiddenError(f"only a {role} may do this")
+            raise ForbiddenError(
+                f"only {role.with_article} may do this, and {organisation.name} is {organisation.role.with_article}"
+            )
         return organisation
 
     def design(self, design_id: UUID) -> Design:
