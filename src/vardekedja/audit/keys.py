@@ -6,7 +6,7 @@ import base64
 import os
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -54,13 +54,18 @@ def public_key_text(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
 
 
 def parse_public_key(text: str) -> Ed25519PublicKey:
+    """The key from base64 of its 32 raw bytes, or from PEM; ValueError saying what it is not."""
     text = text.strip()
-    if text.startswith("-----BEGIN"):
-        key = serialization.load_pem_public_key(text.encode())
-        if not isinstance(key, Ed25519PublicKey):
-            raise ValueError("not an Ed25519 public key")
-        return key
-    return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(text.encode())
+            if not isinstance(key, Ed25519PublicKey):
+                raise ValueError("wrong key type")
+            return key
+        return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ValueError("not an Ed25519 public key (base64 of 32 bytes, as GET /v1/audit/public-key gives it, "
+                         "or PEM)") from None
 
 
 def signature_valid(public: Ed25519PublicKey, signature_hex: str, message: bytes) -> bool:

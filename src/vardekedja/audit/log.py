@@ -139,42 +139,125 @@ def export(log: AuditedLog, out: IO[str], *, after: int = 0,
     return count, len(checkpoints)
 
 
+class ExportUnreadableError(ValueError):
+    """An export (or the older one it should extend) cannot be read as one: it names the file and the line."""
+
+
 def verify_file(path: Path, public_key: str | None, *, extends: Path | None = None) -> Report:
     """Check an export offline: its chain, its checkpoints against the public key, its money.
 
     With ``extends`` (an older export of the same log), also check that this
     one continues it unchanged: the hash at the older one's head must match.
+    The older export's events before this one's start count for the money,
+    so an order placed in the older range and settled in this one adds up.
+    Raises ``ExportUnreadableError`` for a file that is not an export and
+    ``ValueError`` for a public key that is not one.
     """
+    public = parse_public_key(public_key) if public_key else None
     report = Report()
-    with path.open(encoding="utf-8") as handle:
-        header = json.loads(handle.readline())
-        if header.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a Värdekedja audit export")
-        check = ChainCheck(report, int(header["after"]), header["previous_hash"])
-        money, checkpoints = MoneyCheck(), []
-        if header["after"]:
-            report.notes.append(f"export starts after position {header['after']}: money is checked for the "
-                                "orders placed within it")  # fmt: skip
+    checkpoints: list[dict[str, Any]] = []
+    with _open(path) as handle:
+        header = _header(path, handle)
+        after = header["after"]
+        check = ChainCheck(report, after, header["previous_hash"])
+        older_head, start = None, after
+        if extends is not None:
+            older_head, start = _older_head_and_start(extends)
+        money = MoneyCheck(from_start=start == 0)
+        if extends is not None:
+            _feed_older(extends, money, up_to=after)
+        if after and extends is None:
+            report.notes.append(f"export starts after position {after}: money is checked for the orders placed "
+                                "within it (give --extends OLDER to count the older export's events too)")  # fmt: skip
         loads, feed_chain, feed_money = _line_reader(), check.feed, money.feed
         for number, line in enumerate(handle, start=2):
-            item = loads(line)
+            try:
+                item = loads(line)
+            except json.JSONDecodeError:
+                raise ExportUnreadableError(f"{path}, line {number}: not JSON") from None
             event = item.get("event") if type(item) is dict else None
-            if event is not None:
-                feed_chain(event)
-                feed_money(event)
-            elif type(item) is dict and "checkpoint" in item:
-                checkpoints.append(item["checkpoint"])
-            else:
-                raise ValueError(f"line {number} is neither an event nor a checkpoint")
-    key_text = public_key or header.get("public_key")
-    if public_key is None:
+            try:
+                if event is not None:
+                    feed_chain(event)
+                    feed_money(event)
+                elif type(item) is dict and "checkpoint" in item:
+                    checkpoints.append(item["checkpoint"])
+                else:
+                    raise ExportUnreadableError(f"line {number} is neither an event nor a checkpoint")
+            except (KeyError, TypeError, ValueError) as error:
+                if isinstance(error, ExportUnreadableError):
+                    raise ExportUnreadableError(f"{path}, {error}") from None
+                raise ExportUnreadableError(f"{path}, line {number}: an event lacks a field or has one of the "
+                                            f"wrong kind ({error})") from None  # fmt: skip
+    if public is None:
+        key_text = header.get("public_key")
         report.notes.append("no --public-key given: checkpoints checked against the key the file names")
-    check.check_checkpoints(checkpoints, parse_public_key(key_text) if key_text else None)
-    check.check_head_signed(int(header["after"]))
+        try:
+            public = parse_public_key(key_text) if key_text else None
+        except ValueError:
+            raise ExportUnreadableError(f"{path}: the public key in its header is not an Ed25519 key") from None
+    check.check_checkpoints(checkpoints, public)
+    check.check_head_signed(after)
     report.money_problems, report.orders_checked = money.problems(), len(money.orders)
-    if extends is not None:
-        _check_extends(report, check, extends)
+    if unseen := money.unseen_orders():
+        report.notes.append(f"{len(unseen)} order(s) with payouts here were placed before position {start}, "
+                            "where the history checked begins: their money is not checked")  # fmt: skip
+    if older_head is not None:
+        _check_extends(report, check, *older_head)
     return report
+
+
+def _open(path: Path) -> IO[str]:
+    try:
+        return path.open(encoding="utf-8")
+    except OSError as error:
+        raise ExportUnreadableError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _header(path: Path, handle: IO[str]) -> dict[str, Any]:
+    """The export's first line, checked: its format, the position it starts after and the hash there."""
+    try:
+        header = json.loads(handle.readline())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        header = None
+    if type(header) is not dict or header.get("format") != FORMAT:
+        raise ExportUnreadableError(f"{path} is not a Värdekedja audit export (its first line is not the header)")
+    after, previous = header.get("after"), header.get("previous_hash")
+    if type(after) is not int or after < 0 or type(previous) is not str:
+        raise ExportUnreadableError(f"{path}: its header lacks the position it starts after or the hash there")
+    return header
+
+
+def _older_events(older: Path) -> Iterator[dict[str, Any]]:
+    with _open(older) as handle:
+        header = _header(older, handle)
+        yield {"position": header["after"], "hash": header["previous_hash"], "header": True}
+        for number, line in enumerate(handle, start=2):
+            try:
+                item = json.loads(line)
+                event = item.get("event") if type(item) is dict else None
+                if event is not None:
+                    int(event["position"]), event["hash"], event["type"]  # noqa: B018 - checked for the reader
+                    yield event
+            except (KeyError, TypeError, ValueError):
+                raise ExportUnreadableError(f"{older}, line {number}: not an event of an export") from None
+
+
+def _older_head_and_start(older: Path) -> tuple[tuple[int, str], int]:
+    """The older export's head (position, hash) and the position its history starts after."""
+    start, head = 0, (0, "")
+    for event in _older_events(older):
+        if event.get("header"):
+            start = event["position"]
+        head = (int(event["position"]), event["hash"])
+    return head, start
+
+
+def _feed_older(older: Path, money: MoneyCheck, *, up_to: int) -> None:
+    """Feed the older export's events up to ``up_to`` (where the newer one starts) to the money check."""
+    for event in _older_events(older):
+        if not event.get("header") and int(event["position"]) <= up_to:
+            money.feed(event)
 
 
 def _line_reader() -> Callable[[str], Any]:
@@ -198,16 +281,9 @@ def _line_reader() -> Callable[[str], Any]:
     return loads
 
 
-def _check_extends(report: Report, check: ChainCheck, older: Path) -> None:
+def _check_extends(report: Report, check: ChainCheck, head_position: int, head_hash: str) -> None:
     from vardekedja.audit.verify import Finding
 
-    with older.open(encoding="utf-8") as handle:
-        header = json.loads(handle.readline())
-        head_position, head_hash = int(header["after"]), header["previous_hash"]
-        for line in handle:
-            item = json.loads(line)
-            if "event" in item:
-                head_position, head_hash = item["event"]["position"], item["event"]["hash"]
     if check.stored.get(head_position) != head_hash:
         report.checkpoint_problems.append(Finding(head_position, "does not extend the older export",
                                                   "the history up to the older export's head differs"))  # fmt: skip
