@@ -7,6 +7,7 @@ orders so that their events interleave as they would in a live marketplace.
 from __future__ import annotations
 
 import itertools
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
@@ -45,8 +46,14 @@ def specification(index: int) -> Specification:
     )  # fmt: skip
 
 
-def generate(app: Marketplace, events: int, *, progress: bool = True) -> int:
-    """Append about ``events`` events to the store; return the head position."""
+def generate(app: Marketplace, events: int, *, progress: bool | None = None) -> int:
+    """Append about ``events`` events to the store; return the head position.
+
+    Progress is redrawn in place on a terminal only (the default when stdout is one): written to a file or
+    a pipe, carriage returns would make one endless line, so the caller's summary is all that is printed.
+    """
+    if progress is None:
+        progress = sys.stdout.isatty()
     numbers = _org_numbers()
     register = app.register_organisation
     designer = register(name="Studio", role="designer", org_number=next(numbers), municipality="Stockholm").organisation_id
@@ -60,7 +67,8 @@ def generate(app: Marketplace, events: int, *, progress: bool = True) -> int:
         designs.append(app.draft_design(designer, specification(index)).id)
         app.publish_design(designer, designs[-1])
     site = DeliverySite(name="Gården", street="Torget 1", postal_code="145 51", municipality="Botkyrka")
-    start = datetime(2026, 12, 1, 8, tzinfo=timezone.utc)
+    # Delivery windows lie ahead (a window already past is refused): tomorrow, 08:00-12:00 UTC.
+    start = (datetime.now(timezone.utc) + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
     started = time.perf_counter()
     wave_number = 0
     while app.position < events:

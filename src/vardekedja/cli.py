@@ -293,9 +293,10 @@ def projections_rebuild(
         raise typer.Exit(2)
     runtime = _runtime()
     try:
+        # A bar on a terminal only; written to a file or a pipe, one line per projection.
         with Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=console,
+            console=console, transient=True, disable=not console.is_terminal,
         ) as progress:  # fmt: skip
             for projection in names:
                 task = progress.add_task(projection, total=max(runtime.marketplace.position, 1))
@@ -305,11 +306,11 @@ def projections_rebuild(
 
                 position = rebuild(runtime.marketplace, runtime.database, projection, progress=advance)
                 progress.update(task, completed=position, total=max(position, 1))
+                console.print(f"rebuilt {projection} up to position {position:,}")
         with runtime.database.reader.connect() as connection:
             found = [f for f in faults.all_faults(connection) if f.projection in names]
     finally:
         runtime.close()
-    console.print(f"rebuilt {', '.join(names)}")
     cli_projections.report(console, found)
 
 

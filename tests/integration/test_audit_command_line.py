@@ -171,3 +171,15 @@ def test_replay_refuses_a_time_it_cannot_replay_and_says_why(exported: Exported,
 
     assert code == 2, output
     assert says in output and "%Y" not in output
+
+
+def test_long_commands_written_to_a_pipe_print_a_summary_without_progress_bars(exported: Exported,
+                                                                              tmp_path: Path) -> None:  # fmt: skip
+    exported_code, export_output = run("audit", "export", str(tmp_path / "x.jsonl"), folder=exported.folder)
+    rebuilt_code, rebuild_output = run("projections", "rebuild", "orders", folder=exported.folder)
+
+    assert exported_code == 0 and rebuilt_code == 0, export_output + rebuild_output
+    for output in (export_output, rebuild_output):
+        assert "\r" not in output and "━" not in output, output
+    assert f"exported {exported.head} events" in export_output
+    assert f"rebuilt orders up to position {exported.head}" in rebuild_output
