@@ -93,6 +93,7 @@ class Runtime:
             )
             self.database = ViewDatabase(settings)
             self.database.create(self.views_list)
+            self._rebuild_outdated()
             with self.database.writer.begin() as connection:
                 self.chain.create(connection)
         self.marketplace.expected_hours = settings.maintenance_expected_hours
@@ -106,6 +107,14 @@ class Runtime:
         self._threads: list[threading.Thread] = []
         self._commands: CommandWriter | None = None
         self._commands_lock = threading.Lock()
+
+    def _rebuild_outdated(self) -> None:
+        """Rebuild, from the events, each view whose tables an older version made (a column is missing)."""
+        from vardekedja.projections.rebuild import rebuild
+
+        for name in self.database.outdated(self.views_list):
+            log.warning("the %s view was made by an older version; rebuilding it from the events", name)
+            rebuild(self.marketplace, self.database, name)
 
     @property
     def commands(self) -> CommandWriter:

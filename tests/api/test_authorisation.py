@@ -306,6 +306,11 @@ def t_draft(world: World, who: Who) -> Target:
     return Target(path={"design_id": draft_design(world, who("designer"))}, body=design_body(title="Bänk II"))
 
 
+def t_draft_listed(world: World, who: Who) -> Target:
+    design_id = draft_design(world, who("designer"))
+    return Target(query={"limit": 100}, listed=("id", str(design_id)))
+
+
 def t_published(world: World, who: Who) -> Target:
     design_id = published_design(world, who("designer"))
     return Target(path={"design_id": design_id}, query={"limit": 100}, listed=("id", str(design_id)))
@@ -508,6 +513,8 @@ TABLE: dict[tuple[str, str, str], Route] = {
     ("POST", "/v1/designs/{design_id}/retire", ""): Route(t_published, {"designer": (200, 404)}),
     ("GET", "/v1/designs/{design_id}", "draft"): Route(t_draft, {**everyone(404), "designer": (200, 404)}),
     ("GET", "/v1/designs/{design_id}", "published"): Route(t_published, {**everyone(200), "designer": (200, 200)}),
+    # A designer's own list holds its drafts; another designer's list does not.
+    ("GET", "/v1/designs", ""): Route(t_draft_listed, {"designer": (SEEN, UNSEEN)}),
     ("GET", "/v1/catalogue", ""): Route(t_published, {**everyone(SEEN), "designer": (SEEN, SEEN)}),
     # Media: attached by the designer; pictures of a published revision are public (no key needed), production
     # files go to the designer, a workshop holding a production order for the revision, the operator and auditors.

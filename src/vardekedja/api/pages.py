@@ -33,8 +33,8 @@ from vardekedja.api.problems import ApiError
 # parameters cannot fill the memory with copies of one page.
 PAGES = {"/v1/catalogue": "catalogue"}
 PARAMETERS = {
-    "/v1/catalogue": frozenset({"q", "category", "material", "capability", "municipality", "max_unit_price_ore",
-                                "limit", "cursor"}),
+    "/v1/catalogue": frozenset({"q", "category", "material", "capability", "municipality", "install",
+                                "max_unit_price_ore", "limit", "cursor"}),
 }
 POSITION = b"vardekedja-position"
 MIN_POSITION = b"vardekedja-min-position"

@@ -151,12 +151,18 @@ class CatalogueItem(BaseModel):
     status: Literal["published"]
     designer_id: UUID
     published: SpecificationOut
+    installation_available: bool | None = Field(
+        description="With a municipality asked for: whether an area company installs there (an order with "
+        "install true is refused where none does); null without one"
+    )
 
     @classmethod
-    def from_row(cls, row: dict[str, Any], fee_rate: Fraction) -> CatalogueItem:
+    def from_row(cls, row: dict[str, Any], fee_rate: Fraction, *,
+                 installation_available: bool | None = None) -> CatalogueItem:  # fmt: skip
         return cls(
             id=row["id"], status="published", designer_id=row["designer_id"],
             published=SpecificationOut.build(row["published_revision"], row, fee_rate),
+            installation_available=installation_available,
         )  # fmt: skip
 
 

@@ -216,6 +216,10 @@ class View:
         """Tables made by ``extra_ddl`` rather than the metadata (they move with the rest in a swap)."""
         return []
 
+    def extra_columns(self, dialect: str) -> dict[str, set[str]]:
+        """Columns that ``extra_ddl`` makes, by table: checked with the metadata's own (see ``ViewDatabase.outdated``)."""
+        return {}
+
     def all_tables(self, dialect: str) -> list[str]:
         """Every table of the view, in the same order for any suffix."""
         return [table.name for table in self.metadata.tables.values()] + self.extra_tables(dialect)

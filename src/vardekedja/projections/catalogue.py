@@ -1,10 +1,15 @@
 """The catalogue: every design with its latest published revision, searchable and filterable.
 
-Full-text search is a real index on each database: an FTS5 table on SQLite
-(its rowid is the design's listing number) and a generated ``tsvector``
-column with a GIN index on PostgreSQL. The municipality filter asks whether
-some workshop whose capabilities cover the design serves that municipality,
-so the view keeps its own copy of each workshop's capabilities and area.
+Full-text search covers title, description, category and materials, with a
+real index on each database: an FTS5 table on SQLite (its rowid is the
+design's listing number) with the Porter stemmer, so English word forms meet
+("benches" finds "bench"), and a generated ``tsvector`` column with a GIN
+index on PostgreSQL that holds Swedish and English stems as well as the words
+themselves ("bänkar" finds "bänk"). Every word is also matched as a prefix.
+The municipality filter asks whether some workshop whose capabilities cover
+the design serves that municipality, so the view keeps its own copy of each
+workshop's capabilities and area; whether installation is available there
+asks the same of area companies, whose areas it also copies.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from vardekedja.domain.design import Design, Specification
 from vardekedja.domain.money import round_half_up
-from vardekedja.domain.organisation import Organisation, normalise_names
+from vardekedja.domain.organisation import Organisation, Role, normalise_names
 from vardekedja.projections.base import Projection, View
 from vardekedja.projections.paging import Page, newest_first
 from vardekedja.storage.types import UtcDateTime
@@ -67,6 +72,8 @@ class CatalogueView(View):
             sa.Column("created_at", UtcDateTime, nullable=False),
             sa.Column("updated_at", UtcDateTime, nullable=False),
             sa.Column("published_at", UtcDateTime, nullable=True),
+            # The position of the draft's first event: a designer's own list, newest first, pages by it.
+            sa.Column("drafted", sa.BigInteger, nullable=False, unique=True),
         )
         self.materials = sa.Table(
             self.table_name("materials"),
@@ -96,6 +103,12 @@ class CatalogueView(View):
             sa.Column("variants", sa.JSON, nullable=False),
             sa.Column("position", sa.BigInteger, nullable=False),
         )
+        self.installer_areas = sa.Table(
+            self.table_name("installer_areas"),
+            self.metadata,
+            sa.Column("area_company_id", sa.Uuid, primary_key=True),
+            sa.Column("municipality", sa.String, primary_key=True, index=True),
+        )
         # SQLite's FTS5 table; declared apart because create_all cannot make it.
         self.search = sa.Table(
             self.table_name("search"),
@@ -103,21 +116,31 @@ class CatalogueView(View):
             sa.Column("rowid", sa.BigInteger, primary_key=True),
             sa.Column("title", sa.Text),
             sa.Column("description", sa.Text),
+            sa.Column("category", sa.Text),
+            sa.Column("materials", sa.Text),
         )
 
     def extra_ddl(self, dialect: str) -> list[str]:
         if dialect == "sqlite":
             return [
                 f"CREATE VIRTUAL TABLE IF NOT EXISTS {self.search.name} USING fts5("
-                "title, description, tokenize = 'unicode61 remove_diacritics 2')"
+                "title, description, category, materials, tokenize = 'porter unicode61 remove_diacritics 2')"
             ]
         table = self.designs.name
+        text = ("coalesce(title, '') || ' ' || coalesce(description, '') || ' ' || coalesce(category, '') || ' ' "
+                "|| coalesce(materials::text, '')")  # fmt: skip
         return [
-            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS search tsvector GENERATED ALWAYS AS "
-            "(to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(description, ''))) STORED",
-            f"CREATE INDEX IF NOT EXISTS ix_{table}_search_{self.token} "
-            f"ON {table} USING gin (search)",
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS words tsvector GENERATED ALWAYS AS "
+            f"(to_tsvector('simple', {text}) || to_tsvector('swedish', {text}) || to_tsvector('english', {text})) "
+            "STORED",
+            f"CREATE INDEX IF NOT EXISTS ix_{table}_words_{self.token} "
+            f"ON {table} USING gin (words)",
         ]
+
+    def extra_columns(self, dialect: str) -> dict[str, set[str]]:
+        if dialect == "sqlite":
+            return {self.search.name: {"title", "description", "category", "materials"}}
+        return {self.designs.name: {"words"}}
 
     def extra_tables(self, dialect: str) -> list[str]:
         return [self.search.name] if dialect == "sqlite" else []
@@ -127,6 +150,21 @@ class CatalogueView(View):
     def design(self, connection: Connection, design_id: UUID) -> dict[str, Any] | None:
         row = connection.execute(self.designs.select().where(self.designs.c.id == design_id)).mappings().first()
         return dict(row) if row else None
+
+    def designers_own(self, connection: Connection, designer_id: UUID, *, status: str | None = None,
+                      limit: int = 20, cursor: str | None = None) -> Page:  # fmt: skip
+        """A designer's designs, drafts and retired ones included, the most recently drafted first."""
+        d = self.designs
+        query = sa.select(d).where(d.c.designer_id == designer_id)
+        if status is not None:
+            query = query.where(d.c.status == status)
+        return newest_first(connection, query, d.c.drafted, limit=limit, cursor=cursor)
+
+    def installs_in(self, connection: Connection, municipality: str) -> bool:
+        """Some area company serves the municipality, so a piece ordered there can be installed."""
+        a = self.installer_areas
+        return connection.execute(sa.select(a.c.area_company_id).where(a.c.municipality == _key(municipality))
+                                  .limit(1)).first() is not None  # fmt: skip
 
     def search_published(
         self,
@@ -139,9 +177,15 @@ class CatalogueView(View):
         capability: str | None = None,
         municipality: str | None = None,
         max_unit_price_ore: int | None = None,
+        with_installation: bool = True,
         limit: int = 20,
         cursor: str | None = None,
     ) -> Page:
+        """Published designs, newest first, that fit every filter given.
+
+        ``max_unit_price_ore`` bounds the unit price with installation, or without it when
+        ``with_installation`` is false (the caller decides, from the municipality and what was asked).
+        """
         d = self.designs
         query = sa.select(d).where(d.c.status == "published")
         if q and (terms := re.findall(r"\w+", q)):
@@ -161,7 +205,8 @@ class CatalogueView(View):
         if municipality:
             query = query.where(self._made_in(_key(municipality)))
         if max_unit_price_ore is not None:
-            query = query.where(d.c.price_base_ore <= largest_base(max_unit_price_ore, fee_rate))
+            base = d.c.price_base_ore if with_installation else d.c.price_base_ore - d.c.installation_fee_ore
+            query = query.where(base <= largest_base(max_unit_price_ore, fee_rate))
         return newest_first(connection, query, d.c.listing, limit=limit, cursor=cursor)
 
     def able_workshops(self, connection: Connection, design_id: UUID, municipality: str) -> int:
@@ -236,8 +281,14 @@ class CatalogueView(View):
             expression = " ".join(f'"{term}"*' for term in terms)
             matching = sa.text(f"SELECT rowid FROM {self.search.name} WHERE {self.search.name} MATCH :terms")
             return d.c.listing.in_(matching.bindparams(terms=expression).columns(rowid=sa.BigInteger))
-        expression = " & ".join(f"{term}:*" for term in terms)
-        return sa.literal_column("search").op("@@")(sa.func.to_tsquery("simple", expression))
+        # Each word matches as itself or as its Swedish or English stem, as a prefix; every word must match.
+        words = sa.literal_column(f"{d.name}.words")
+        matches = []
+        for term in terms:
+            forms = [sa.func.to_tsquery(config, f"{term}:*") for config in ("simple", "swedish", "english")]
+            either = forms[0].op("||")(forms[1]).op("||")(forms[2])
+            matches.append(words.op("@@")(either))
+        return sa.and_(*matches)
 
     def _made_in(self, municipality: str) -> sa.ColumnElement[bool]:
         """Some workshop serving the municipality has every capability the design needs."""
@@ -306,6 +357,7 @@ class CatalogueProjection(Projection):
             created_at=domain_event.timestamp,
             updated_at=domain_event.timestamp,
             published_at=None,
+            drafted=position,
         )
 
     @process_event.register
@@ -350,10 +402,12 @@ class CatalogueProjection(Projection):
         )  # fmt: skip
         if self.dialect != "sqlite":
             return  # PostgreSQL derives its search column from the row itself
+        words = {"title": spec["title"], "description": spec["description"], "category": spec["category"],
+                 "materials": " ".join(spec["materials"])}  # fmt: skip
         if first:
-            self.insert(self.view.search, rowid=listing, title=spec["title"], description=spec["description"])
+            self.insert(self.view.search, rowid=listing, **words)
         else:
-            self.update(self.view.search, listing, title=spec["title"], description=spec["description"])
+            self.update(self.view.search, listing, **words)
 
     @process_event.register
     def _(self, domain_event: Design.Retired, position: int) -> None:
@@ -371,6 +425,10 @@ class CatalogueProjection(Projection):
     @process_event.register
     def _(self, domain_event: Organisation.Registered, position: int) -> None:
         self.record_workshop_reach(domain_event, self.view.workshop_capabilities, self.view.workshop_areas)
+        if domain_event.role == Role.AREA_COMPANY:
+            for municipality in domain_event.service_area:
+                self.insert(self.view.installer_areas, area_company_id=domain_event.originator_id,
+                            municipality=municipality)  # fmt: skip
 
     def _replace_members(self, table: sa.Table, column: str, design_id: UUID, old: list[str], new: list[str]) -> None:
         old_set, new_set = set(old), set(normalise_names(new))

@@ -48,6 +48,29 @@ class ViewDatabase:
             for view in views:
                 view.create(connection)
 
+    def outdated(self, views: Iterable[View]) -> list[str]:
+        """The views whose existing tables lack a column this version declares (made by an older version).
+
+        ``create`` adds missing tables but never changes one that exists, so such a view must be rebuilt.
+        """
+        found = []
+        with self.reader.connect() as connection:
+            inspector = sa.inspect(connection)
+            for view in views:
+                wanted = {table.name: set(table.columns.keys()) for table in view.metadata.tables.values()}
+                for table, columns in view.extra_columns(self.dialect).items():
+                    wanted.setdefault(table, set()).update(columns)
+                for table, columns in wanted.items():
+                    present = {column["name"] for column in inspector.get_columns(table, schema=self._schema)}
+                    if not columns <= present:
+                        found.append(view.name)
+                        break
+        return found
+
+    @property
+    def _schema(self) -> str | None:
+        return self.settings.database_schema if self.settings.uses_postgres else None
+
     def positions(self, views: Iterable[View]) -> dict[str, int]:
         with self.reader.connect() as connection:
             return {view.name: view.position(connection) for view in views}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
@@ -23,6 +23,8 @@ from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import CatalogueItem, DesignOut, Page
 from vardekedja.api.schemas import NO_NUL, DesignIn
 from vardekedja.application import Marketplace, Recorded
+from vardekedja.domain.errors import RuleViolationError
+from vardekedja.domain.organisation import Role
 from vardekedja.projections.catalogue import CatalogueView
 from vardekedja.runtime import Runtime
 
@@ -80,27 +82,61 @@ async def get_design(design_id: UUID, caller: CallerDep, reads: ViewsDep, runtim
     return await reads.read(read)
 
 
+@router.get("/designs", response_model=Page[DesignOut])
+async def list_own_designs(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep,
+                           status: Annotated[Literal["draft", "published", "retired"] | None, Query()] = None,
+                           limit: Limit = 20, cursor: Cursor = None) -> Page[DesignOut]:  # fmt: skip
+    """The caller's own designs, drafts and retired ones included, the most recently drafted first."""
+    if not caller.is_(Role.DESIGNER):
+        raise ApiError(403, f"designs are listed by the designer who drafted them, and {caller.name} is "
+                            f"{caller.role.with_article}; published designs are in GET /v1/catalogue")  # fmt: skip
+    fee_rate = runtime.settings.fee_rate
+
+    def read(views: Connection) -> Page[DesignOut]:
+        page = runtime.view(CatalogueView).designers_own(views, caller.organisation_id, status=status, limit=limit,
+                                                       cursor=cursor)  # fmt: skip
+        return Page(items=[DesignOut.from_row(row, fee_rate, owner=True) for row in page.items],
+                    next_cursor=page.next_cursor)  # fmt: skip
+
+    return await reads.read(read)
+
+
 Filter = Annotated[str | None, Query(max_length=100, pattern=NO_NUL)]
 
 
 @router.get("/catalogue", response_model=Page[CatalogueItem])
 async def catalogue(
     caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep,
-    q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL, description="Words in title or description")] = None,
+    q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL,
+                                   description="Words in title, description, category or materials, "
+                                               "in any word form the database knows")] = None,
     category: Filter = None, material: Filter = None, capability: Filter = None,
     municipality: Annotated[str | None, Query(max_length=100, pattern=NO_NUL,
-                                              description="Some workshop able to make it serves here")] = None,
-    max_unit_price_ore: Annotated[int | None, Query(ge=0, le=10**12, description="Unit price with installation")] = None,
+                                              description="Some workshop able to make it serves here; each item "
+                                                          "says whether installation is available here")] = None,
+    install: Annotated[bool | None, Query(description="With a municipality: true lists only what can be installed "
+                                                      "there, false prices without installation")] = None,
+    max_unit_price_ore: Annotated[int | None, Query(ge=0, le=10**12,
+                                                    description="Unit price with installation where it is "
+                                                                "available and not declined, else without")] = None,
     limit: Limit = 20, cursor: Cursor = None,
 ) -> Page[CatalogueItem]:  # fmt: skip
     """Published designs, newest first, searched and filtered."""
     fee_rate = runtime.settings.fee_rate
+    if install is not None and not municipality:
+        raise RuleViolationError("install filters by a municipality: give municipality too", field="install")
 
     def read(connection: Connection) -> Page[CatalogueItem]:
-        page = runtime.view(CatalogueView).search_published(
+        view = runtime.view(CatalogueView)
+        available = view.installs_in(connection, municipality) if municipality else None
+        if install and not available:
+            return Page(items=[], next_cursor=None)
+        page = view.search_published(
             connection, fee_rate=fee_rate, q=q, category=category, material=material, capability=capability,
-            municipality=municipality, max_unit_price_ore=max_unit_price_ore, limit=limit, cursor=cursor,
+            municipality=municipality, max_unit_price_ore=max_unit_price_ore,
+            with_installation=install is not False and available is not False, limit=limit, cursor=cursor,
         )  # fmt: skip
-        return Page(items=[CatalogueItem.from_row(row, fee_rate) for row in page.items], next_cursor=page.next_cursor)
+        return Page(items=[CatalogueItem.from_row(row, fee_rate, installation_available=available)
+                           for row in page.items], next_cursor=page.next_cursor)  # fmt: skip
 
     return await reads.read(read)
