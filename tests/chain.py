@@ -42,7 +42,9 @@ def spec(**changes: object) -> Specification:
 
 
 def window() -> tuple[datetime, datetime]:
-    start = datetime(2026, 12, 1, 8, tzinfo=timezone(timedelta(hours=1)))
+    """Tomorrow 08:00-12:00 at +01:00: a delivery window still ahead (one already over is refused)."""
+    tomorrow = datetime.now(timezone.utc).date() + timedelta(days=1)
+    start = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 8, tzinfo=timezone(timedelta(hours=1)))
     return start, start + timedelta(hours=4)
 
 

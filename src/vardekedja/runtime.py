@@ -92,8 +92,9 @@ class Runtime:
                 personal_data=self.personal_data,
             )
             self.database = ViewDatabase(settings)
+            outdated = self.database.outdated(self.views_list)
             self.database.create(self.views_list)
-            self._rebuild_outdated()
+            self._rebuild(outdated)
             with self.database.writer.begin() as connection:
                 self.chain.create(connection)
         self.marketplace.expected_hours = settings.maintenance_expected_hours
@@ -108,11 +109,11 @@ class Runtime:
         self._commands: CommandWriter | None = None
         self._commands_lock = threading.Lock()
 
-    def _rebuild_outdated(self) -> None:
-        """Rebuild, from the events, each view whose tables an older version made (a column is missing)."""
+    def _rebuild(self, outdated: list[str]) -> None:
+        """Rebuild, from the events, each view whose tables an older version made (see ``outdated``)."""
         from vardekedja.projections.rebuild import rebuild
 
-        for name in self.database.outdated(self.views_list):
+        for name in outdated:
             log.warning("the %s view was made by an older version; rebuilding it from the events", name)
             rebuild(self.marketplace, self.database, name)
 

@@ -163,6 +163,6 @@ def test_a_paid_order_shows_a_production_order_on_every_line(cast: Cast) -> None
     (line,) = paid["lines"]
     assert line["production_order_id"] is not None and line["delivery_id"] is None
     assert ok(cast.operator.get(f"/v1/production-orders/{line['production_order_id']}"))["status"] == "open"
-    events = [entry["event"] for entry in paid["timeline"]]
-    assert events[0] == "Order.Placed" and "Order.PaymentReceived" in events
+    events = [entry["kind"] for entry in paid["timeline"]]
+    assert events[0] == "placed" and "paid" in events
     assert [entry["position"] for entry in paid["timeline"]] == sorted(entry["position"] for entry in paid["timeline"])

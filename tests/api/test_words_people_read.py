@@ -153,3 +153,31 @@ def test_the_public_base_url_setting_makes_links_absolute() -> None:
 
     assert configured.public_url("/pay/1#s", "http://127.0.0.1:8000/") == "https://marknad.example.se/pay/1#s"
     assert unset.public_url("/pay/1#s", "http://127.0.0.1:8000/") == "http://127.0.0.1:8000/pay/1#s"
+
+
+def test_the_order_timeline_tells_what_happened_in_sentences_naming_the_parties(cast: Cast) -> None:
+    api = cast.operator.api
+    design = publish(cast.designer, title="Parkbänk Fittja")
+    order = place(cast.buyer, (design["id"], 1))
+    payment_provider_confirms(api, order["id"])
+    _deliver(api, cast, order["id"])
+
+    entries = ok(cast.buyer.get(f"/v1/orders/{order['id']}"))["timeline"]
+
+    kinds = [entry["kind"] for entry in entries]
+    assert kinds[:3] == ["placed", "checkout_started", "paid"]
+    for kind in ("production_opened", "production_accepted", "production_started", "production_completed",
+                 "delivery_opened", "delivery_scheduled", "delivery_dispatched", "delivered", "line_delivered"):
+        assert kind in kinds, kinds
+    by_kind = {entry["kind"]: entry for entry in entries}
+    accepted = by_kind["production_accepted"]
+    assert accepted["summary"] == "Fittja Snickeri took line 1"
+    assert accepted["parties"] == [{"id": str(cast.workshop.id), "name": "Fittja Snickeri", "role": "workshop"}]
+    assert by_kind["placed"]["summary"].startswith("Botkyrkabyggen placed the order: 1 line with installation, SEK ")
+    assert "(Stockholm time)" in by_kind["delivery_scheduled"]["summary"]
+    for entry in entries:  # no class names, no ids in what a person reads
+        text = entry["summary"] + str(entry["detail"])
+        assert "Order." not in text and "Production" not in entry["kind"] and "_id" not in str(entry["detail"])
+        for party in (cast.workshop, cast.buyer, cast.area_company):
+            assert str(party.id) not in entry["summary"] and str(party.id) not in str(entry["detail"])
+        assert "event" not in entry

@@ -292,7 +292,7 @@ def test_a_declined_card_shows_the_error_and_another_card_then_pays(page: Any, s
 
     page.locator("#message.paid").filter(has_text="Betalt").wait_for()
     order = _paid_through_the_api(served, _order_id(link))
-    assert [entry["event"] for entry in order["timeline"]].count("Order.PaymentFailed") == 1
+    assert [entry["kind"] for entry in order["timeline"]].count("payment_failed") == 1
 
 
 def test_a_card_that_needs_3d_secure_pays_after_completing_authentication(page: Any, served: Served) -> None:

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import pytest
 
-from tests.chain import BENCH, SITE, register_cast
+from tests.chain import BENCH, SITE, register_cast, window
 from tests.integration.views_support import (
     assert_counts_match_the_event_store,
     backend_settings,
@@ -32,7 +32,7 @@ from vardekedja.runtime import Runtime
 
 WRITERS = 8
 ORDERS_PER_WRITER = 5
-START = datetime(2026, 12, 1, 8, tzinfo=timezone.utc)
+START = window()[0]
 
 
 def take_orders_through_the_chain(app: Marketplace, buyer: UUID, design: UUID, workshop: UUID,

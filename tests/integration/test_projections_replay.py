@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -21,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.chain import SITE, Cast, register_cast, spec
+from tests.chain import SITE, Cast, register_cast, spec, window
 from tests.conftest import RecordingRefunds
 from tests.integration.views_support import (
     backend_settings,
@@ -229,8 +228,8 @@ class Walk:
             delivery = app.delivery_for(order_id, line.line_no)
             workshop = delivery.workshop_id
             if delivery.status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED):
-                start = datetime(2026, 12, 1, 8, tzinfo=timezone(timedelta(hours=1)))
-                app.schedule_delivery(workshop, delivery.id, start, start + timedelta(hours=4))
+                start, end = window()
+                app.schedule_delivery(workshop, delivery.id, start, end)
                 return True
             if delivery.status is DeliveryStatus.SCHEDULED:
                 app.dispatch_delivery(workshop, delivery.id)

@@ -33,3 +33,24 @@ def test_a_catalogue_search_index_without_materials_is_rebuilt_and_then_finds_th
 
     assert [row["title"] for row in found.items] == [BENCH.title]
     assert outdated == []
+
+
+def test_a_view_missing_a_table_this_version_adds_is_rebuilt_and_fills_it(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=None, embedded_projector=False)
+    first = Runtime(settings)
+    try:
+        register_cast(first.marketplace)  # an area company serving Botkyrka among them
+        first.projector.catch_up()
+    finally:
+        first.close()
+    with sqlite3.connect(tmp_path / "views.sqlite3") as views:
+        views.execute("DROP TABLE catalogue_installer_areas")
+
+    again = Runtime(settings)
+    try:
+        with again.database.reader.connect() as connection:
+            installs = again.view("catalogue").installs_in(connection, "Botkyrka")
+    finally:
+        again.close()
+
+    assert installs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
@@ -17,6 +17,7 @@ from tests.unit.builders import pending_delivery
 from tests.unit.flow import place_and_pay, produce
 
 WORKSHOP, AREA_COMPANY = uuid4(), uuid4()
+NOW = datetime.now(timezone.utc)  # what the application passes in: the domain reads no clock
 
 
 def delivery_in(status: str, *, install: bool = True) -> Delivery:
@@ -30,7 +31,7 @@ def delivery_in(status: str, *, install: bool = True) -> Delivery:
     }.get(status, [])
     for step in steps:
         if step == "schedule":
-            delivery.schedule(WORKSHOP, *window())
+            delivery.schedule(WORKSHOP, *window(), now=NOW)
         elif step == "dispatch":
             delivery.dispatch(WORKSHOP)
         elif step == "deliver":
@@ -63,7 +64,7 @@ def test_the_workshop_schedules_a_window_with_offsets() -> None:
     delivery = delivery_in("pending")
     earliest, latest = window()
 
-    delivery.schedule(WORKSHOP, earliest, latest)
+    delivery.schedule(WORKSHOP, earliest, latest, now=NOW)
 
     [scheduled] = delivery.collect_events()
     assert isinstance(scheduled, Delivery.Scheduled)
@@ -75,7 +76,7 @@ def test_rescheduling_a_scheduled_delivery_replaces_its_window() -> None:
     delivery = delivery_in("scheduled")
     earliest, latest = (moment + timedelta(days=1) for moment in window())
 
-    delivery.schedule(WORKSHOP, earliest, latest)
+    delivery.schedule(WORKSHOP, earliest, latest, now=NOW)
 
     [scheduled] = delivery.collect_events()
     assert isinstance(scheduled, Delivery.Scheduled)
@@ -87,7 +88,7 @@ def test_a_dispatched_or_delivered_delivery_cannot_be_rescheduled(status: str) -
     delivery = delivery_in(status)
 
     with pytest.raises(InvalidTransitionError):
-        delivery.schedule(WORKSHOP, *window())
+        delivery.schedule(WORKSHOP, *window(), now=NOW)
     assert delivery.collect_events() == []
 
 
@@ -101,7 +102,7 @@ def test_a_window_must_end_after_it_starts(shift: timedelta, field: str) -> None
     earliest, _ = window()
 
     with pytest.raises(RuleViolationError) as refused:
-        delivery.schedule(WORKSHOP, earliest, earliest + shift)
+        delivery.schedule(WORKSHOP, earliest, earliest + shift, now=NOW)
     assert refused.value.field == field
     assert delivery.collect_events() == []
 
@@ -116,7 +117,7 @@ def test_a_window_needs_times_with_an_offset(naive: str) -> None:
         latest = latest.replace(tzinfo=None)
 
     with pytest.raises(RuleViolationError, match="offset"):
-        delivery.schedule(WORKSHOP, earliest, latest)
+        delivery.schedule(WORKSHOP, earliest, latest, now=NOW)
     assert delivery.collect_events() == []
 
 
@@ -126,7 +127,7 @@ def test_a_window_is_compared_as_instants_not_wall_clock_times() -> None:
     later_on_the_clock = earliest.replace(hour=9, tzinfo=timezone(timedelta(hours=3)))  # 06:00 UTC
 
     with pytest.raises(RuleViolationError):
-        delivery.schedule(WORKSHOP, earliest, later_on_the_clock)
+        delivery.schedule(WORKSHOP, earliest, later_on_the_clock, now=NOW)
     assert delivery.collect_events() == []
 
 
@@ -174,7 +175,7 @@ def test_a_failed_delivery_can_be_scheduled_again(status: str) -> None:
     delivery = delivery_in(status)
 
     delivery.fail(WORKSHOP, "gate locked")
-    delivery.schedule(WORKSHOP, *window())
+    delivery.schedule(WORKSHOP, *window(), now=NOW)
     delivery.dispatch(WORKSHOP)
     delivery.deliver(WORKSHOP, "Anna Svensson")
 
@@ -203,7 +204,7 @@ def test_a_failed_delivery_cannot_be_dispatched_before_it_is_rescheduled() -> No
 @pytest.mark.parametrize(
     ("status", "command"),
     [
-        ("pending", lambda d, who: d.schedule(who, *window())),
+        ("pending", lambda d, who: d.schedule(who, *window(), now=NOW)),
         ("scheduled", lambda d, who: d.dispatch(who)),
         ("dispatched", lambda d, who: d.deliver(who, "Anna")),
         ("dispatched", lambda d, who: d.fail(who, "no")),
@@ -298,3 +299,21 @@ def test_installing_without_installation_through_the_application_writes_nothing(
         app.install(cast.area_company, delivery_id)
     assert app.recorder.max_notification_id() == before
     assert app.order(order_id).status is OrderStatus.FULFILLED
+
+
+def test_a_window_that_is_over_before_it_is_set_is_refused() -> None:
+    delivery = delivery_in("pending")
+    earliest = datetime(2020, 3, 2, 8, tzinfo=timezone.utc)
+
+    with pytest.raises(RuleViolationError, match="over") as refused:
+        delivery.schedule(WORKSHOP, earliest, earliest + timedelta(hours=4), now=NOW)
+    assert refused.value.field == "latest"
+    assert delivery.collect_events() == []
+
+
+def test_a_window_under_way_may_still_be_set() -> None:
+    delivery = delivery_in("pending")
+
+    delivery.schedule(WORKSHOP, NOW - timedelta(hours=1), NOW + timedelta(hours=2), now=NOW)
+
+    assert delivery.status is DeliveryStatus.SCHEDULED

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from vardekedja.domain.delivery import Delivery
 from vardekedja.domain.design import Design, Specification
 from vardekedja.domain.money import price_line
-from vardekedja.domain.order import Order, OrderStatus
+from vardekedja.domain.order import DeliverySite, Order, OrderStatus
 from vardekedja.domain.organisation import Organisation
 from vardekedja.domain.production import ProductionOrder, production_order_id
 from vardekedja.personal_data import PersonalData
@@ -238,12 +238,21 @@ class OrderOut(BaseModel):
         return cls(**values, lines=lines)
 
 
+class TimelineParty(BaseModel):
+    id: UUID
+    name: str
+    role: str
+
+
 class TimelineEntry(BaseModel):
     position: int
     at: datetime
-    event: str
+    kind: str = Field(description="What happened, as a stable word: placed, paid, production_accepted, "
+                                  "delivery_scheduled, installed, fulfilled, …")
+    summary: str = Field(description="What happened, as a sentence that names the parties")
     line_no: int | None
-    detail: dict[str, Any]
+    parties: list[TimelineParty] = Field(description="The organisations the entry names")
+    detail: dict[str, Any] = Field(description="The values behind the sentence: amounts in öre, reasons, times")
 
 
 class OrderDetail(OrderOut):
@@ -271,9 +280,14 @@ class ProductionOrderOut(BaseModel):
     hours_worked: float | None
     notes: str | None
     delivery_id: UUID | None
+    delivery_site: DeliverySiteOut | None = Field(
+        description="Where the piece goes: shown to the workshop holding the order, the operator and auditors; "
+        "null to a workshop that may take it (the municipality says where)"
+    )
 
     @classmethod
-    def from_aggregate(cls, production: ProductionOrder, delivery_id: UUID | None = None) -> ProductionOrderOut:
+    def from_aggregate(cls, production: ProductionOrder, delivery_id: UUID | None = None, *,
+                       site: DeliverySite | None = None) -> ProductionOrderOut:  # fmt: skip
         return cls(
             id=production.id, status=production.status.value, order_id=production.order_id,
             line_no=production.line_no, design_id=production.design_id, revision=production.revision,
@@ -281,11 +295,14 @@ class ProductionOrderOut(BaseModel):
             municipality=production.municipality, quantity=production.quantity,
             production_fee_ore=production.production_fee_ore, workshop_id=production.workshop_id,
             hours_worked=production.hours_worked, notes=production.notes, delivery_id=delivery_id,
+            delivery_site=DeliverySiteOut(**site.to_dict()) if site is not None else None,
         )  # fmt: skip
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> ProductionOrderOut:
-        return cls(**{name: row[name] for name in cls.model_fields})
+    def from_row(cls, row: dict[str, Any], *, show_site: bool) -> ProductionOrderOut:
+        site = row["delivery_site"] if show_site else None
+        return cls(delivery_site=DeliverySiteOut(**site) if site else None,
+                   **{name: row[name] for name in cls.model_fields if name != "delivery_site"})  # fmt: skip
 
     def opened(self, vault: PersonalData) -> ProductionOrderOut:
         """With the notes opened (stored sealed: they may name people); None once erased."""
@@ -301,24 +318,28 @@ class DeliveryOut(BaseModel):
     workshop_id: UUID
     area_company_id: UUID | None
     install: bool
+    delivery_site: DeliverySiteOut | None = Field(description="Where to deliver (and install)")
     earliest: datetime | None
     latest: datetime | None
     received_by: str | None
     failures: int
 
     @classmethod
-    def from_aggregate(cls, delivery: Delivery) -> DeliveryOut:
+    def from_aggregate(cls, delivery: Delivery, site: DeliverySite) -> DeliveryOut:
         earliest, latest = delivery.window if delivery.window else (None, None)
         return cls(
             id=delivery.id, status=delivery.status.value, order_id=delivery.order_id, line_no=delivery.line_no,
             production_order_id=delivery.production_order_id, workshop_id=delivery.workshop_id,
-            area_company_id=delivery.area_company_id, install=delivery.install, earliest=earliest,
+            area_company_id=delivery.area_company_id, install=delivery.install,
+            delivery_site=DeliverySiteOut(**site.to_dict()), earliest=earliest,
             latest=latest, received_by=delivery.received_by, failures=delivery.failures,
         )  # fmt: skip
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> DeliveryOut:
-        return cls(**{name: row[name] for name in cls.model_fields})
+        site = row["delivery_site"]
+        return cls(delivery_site=DeliverySiteOut(**site) if site else None,
+                   **{name: row[name] for name in cls.model_fields if name != "delivery_site"})  # fmt: skip
 
     def opened(self, vault: PersonalData) -> DeliveryOut:
         """With ``received_by`` opened (stored sealed: it names a person); None once erased."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
@@ -63,7 +63,8 @@ class FulfilmentCommands(MarketplaceBase):
 
     @retrying
     def schedule_delivery(self, workshop_id: UUID, delivery_id_: UUID, earliest: datetime, latest: datetime) -> Recorded:
-        return self._delivery_command(delivery_id_, lambda d: d.schedule(workshop_id, earliest, latest))
+        now = datetime.now(timezone.utc)
+        return self._delivery_command(delivery_id_, lambda d: d.schedule(workshop_id, earliest, latest, now=now))
 
     @retrying
     def dispatch_delivery(self, workshop_id: UUID, delivery_id_: UUID, distance_km: float | None = None,

@@ -136,7 +136,8 @@ class Delivery(Aggregate):
         if self.status not in allowed:
             raise InvalidTransitionError(f"a delivery that is {self.status} cannot be {command}")
 
-    def schedule(self, workshop_id: UUID, earliest: datetime, latest: datetime) -> None:
+    def schedule(self, workshop_id: UUID, earliest: datetime, latest: datetime, *, now: datetime) -> None:
+        """Set the window; ``now`` is the application's clock (a window already over is refused)."""
         self._check_workshop(workshop_id)
         self._check_status(
             "scheduled", DeliveryStatus.PENDING, DeliveryStatus.SCHEDULED, DeliveryStatus.FAILED
@@ -146,6 +147,9 @@ class Delivery(Aggregate):
                 raise RuleViolationError("times need a UTC offset", field=name)
         if latest <= earliest:
             raise RuleViolationError("the window must end after it starts", field="latest")
+        if latest <= now:
+            raise RuleViolationError(f"the window is over before it is set (it ended {latest.isoformat()}); "
+                                     "give one that ends in the future", field="latest")  # fmt: skip
         self._scheduled(earliest=earliest, latest=latest)
 
     @event(Scheduled)

@@ -49,19 +49,24 @@ class ViewDatabase:
                 view.create(connection)
 
     def outdated(self, views: Iterable[View]) -> list[str]:
-        """The views whose existing tables lack a column this version declares (made by an older version).
-
-        ``create`` adds missing tables but never changes one that exists, so such a view must be rebuilt.
+        """The views an older version made: some of their tables exist, but a table or column this one
+        declares is missing. ``create`` would add the missing tables empty and never changes one that
+        exists, so such a view must be rebuilt from the events. (A view with no tables at all is new.)
         """
         found = []
         with self.reader.connect() as connection:
             inspector = sa.inspect(connection)
+            existing = set(inspector.get_table_names(schema=self._schema))
             for view in views:
                 wanted = {table.name: set(table.columns.keys()) for table in view.metadata.tables.values()}
                 for table, columns in view.extra_columns(self.dialect).items():
                     wanted.setdefault(table, set()).update(columns)
+                if not existing & wanted.keys():
+                    continue
                 for table, columns in wanted.items():
-                    present = {column["name"] for column in inspector.get_columns(table, schema=self._schema)}
+                    present = set()
+                    if table in existing:
+                        present = {column["name"] for column in inspector.get_columns(table, schema=self._schema)}
                     if not columns <= present:
                         found.append(view.name)
                         break

@@ -29,6 +29,7 @@ class DeliveriesView(View):
             sa.Column("area_company_id", sa.Uuid, nullable=True, index=True),
             sa.Column("buyer_id", sa.Uuid, nullable=True, index=True),
             sa.Column("install", sa.Boolean, nullable=False),
+            sa.Column("delivery_site", sa.JSON, nullable=True),
             sa.Column("status", sa.String, nullable=False, index=True),
             sa.Column("earliest", UtcDateTime, nullable=True),
             sa.Column("latest", UtcDateTime, nullable=True),
@@ -39,12 +40,13 @@ class DeliveriesView(View):
             sa.Column("updated_at", UtcDateTime, nullable=False),
             sa.Column("position", sa.BigInteger, nullable=False, unique=True),
         )
-        # Deliveries do not name the buyer; the order that placed them does.
+        # Deliveries name neither the buyer nor the site; the order that placed them does.
         self.buyers = sa.Table(
             self.table_name("buyers"),
             self.metadata,
             sa.Column("order_id", sa.Uuid, primary_key=True),
             sa.Column("buyer_id", sa.Uuid, nullable=False),
+            sa.Column("delivery_site", sa.JSON, nullable=True),
         )
 
     def delivery(self, connection: Connection, delivery_id: UUID) -> dict[str, Any] | None:
@@ -87,7 +89,8 @@ class DeliveriesProjection(Projection):
 
     @process_event.register
     def _(self, domain_event: Order.Placed, position: int) -> None:
-        self.insert(self.view.buyers, order_id=domain_event.originator_id, buyer_id=domain_event.buyer_id)
+        self.insert(self.view.buyers, order_id=domain_event.originator_id, buyer_id=domain_event.buyer_id,
+                    delivery_site=dict(domain_event.delivery_site))  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: Delivery.Opened, position: int) -> None:
@@ -102,6 +105,7 @@ class DeliveriesProjection(Projection):
             area_company_id=domain_event.area_company_id,
             buyer_id=buyer["buyer_id"] if buyer else None,
             install=domain_event.install,
+            delivery_site=buyer["delivery_site"] if buyer else None,
             status="pending",
             earliest=None,
             latest=None,

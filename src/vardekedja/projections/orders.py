@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
@@ -11,7 +12,9 @@ from sqlalchemy.engine import Connection
 
 from vardekedja.domain.delivery import Delivery
 from vardekedja.domain.order import Order, OrderLine
+from vardekedja.domain.organisation import Organisation
 from vardekedja.domain.production import ProductionOrder
+from vardekedja.projections import timeline
 from vardekedja.projections.base import Projection, View
 from vardekedja.projections.paging import Page, newest_first
 from vardekedja.storage.types import UtcDateTime
@@ -63,13 +66,24 @@ class OrdersView(View):
             sa.Column("delivery_id", sa.Uuid, nullable=True),
             sa.Column("delivery_status", sa.String, nullable=True),
         )
-        # Production orders and deliveries name their order only when opened; later events need the link.
+        # Production orders and deliveries name their order only when opened; later events need the link,
+        # and the workshop holding the work (and the area company installing) to name them in the timeline.
         self.links = sa.Table(
             self.table_name("links"),
             self.metadata,
             sa.Column("id", sa.Uuid, primary_key=True),
             sa.Column("order_id", sa.Uuid, nullable=False),
             sa.Column("line_no", sa.Integer, nullable=False),
+            sa.Column("workshop_id", sa.Uuid, nullable=True),
+            sa.Column("area_company_id", sa.Uuid, nullable=True),
+        )
+        # Every organisation's name and role, to name the parties in the timeline.
+        self.parties = sa.Table(
+            self.table_name("parties"),
+            self.metadata,
+            sa.Column("id", sa.Uuid, primary_key=True),
+            sa.Column("name", sa.String, nullable=False),
+            sa.Column("role", sa.String, nullable=False),
         )
 
     # Queries.
@@ -108,31 +122,42 @@ class OrdersProjection(Projection):
     view_class = OrdersView
     view: OrdersView
 
-    def _note(self, order_id: UUID, domain_event: Any, position: int, line_no: int | None = None,
+    def _note(self, order_id: UUID, domain_event: Any, position: int, kind: str, summary: str, *,
+              line_no: int | None = None, parties: list[dict[str, Any]] | None = None,
               **detail: Any) -> dict[str, Any] | None:  # fmt: skip
-        """Add the event to its order's timeline; return the order row (None if never seen)."""
+        """Add an entry to the order's timeline; return the order row (None if never seen)."""
         order = self.row(self.view.orders, order_id)
         if order is None:
             return None
         order["updated_at"] = domain_event.timestamp
-        order["timeline"] = [
-            *order["timeline"],
-            {
-                "position": position,
-                "at": domain_event.timestamp.isoformat(),
-                "event": type(domain_event).TOPIC.removeprefix("vardekedja:"),
-                "line_no": line_no,
-                "detail": detail,
-            },
-        ]
+        order["timeline"] = [*order["timeline"], timeline.entry(
+            position, domain_event.timestamp, kind, summary, line_no=line_no, parties=parties, **detail)]
         return order
 
-    def _line_event(self, domain_event: Any, position: int, column: str, status: str, **detail: Any) -> None:
+    def _party(self, organisation_id: UUID | None, role: str) -> dict[str, Any]:
+        row = self.get(self.view.parties, organisation_id) if organisation_id is not None else None
+        return timeline.party(row, role, organisation_id)
+
+    def _buyer(self, order_id: UUID) -> dict[str, Any]:
+        order = self.get(self.view.orders, order_id)
+        return self._party(order["buyer_id"] if order else None, "buyer")
+
+    def _line_event(self, domain_event: Any, position: int, column: str, status: str, kind: str,
+                    summary: Callable[[str, str], str], who: str | None = None, **detail: Any) -> None:  # fmt: skip
+        """A production order's or delivery's event on its order line; ``summary(who, line)`` says it.
+
+        ``who`` is the link's column naming the party that acted (``workshop_id`` or ``area_company_id``).
+        """
         link = self.get(self.view.links, domain_event.originator_id)
         if link is None:
             return
         self.update(self.view.lines, (link["order_id"], link["line_no"]), **{column: status})
-        self._note(link["order_id"], domain_event, position, link["line_no"], **detail)
+        parties = []
+        if who is not None:
+            parties = [self._party(link[who], "workshop" if who == "workshop_id" else "area_company")]
+        text = summary(parties[0]["name"] if parties else "", f"line {link['line_no']}")
+        self._note(link["order_id"], domain_event, position, kind, text[0].upper() + text[1:],
+                   line_no=link["line_no"], parties=parties, **detail)  # fmt: skip
 
     def prefetch(self, events: list[Any]) -> None:
         order_ids = {e.originator_id for e in events if isinstance(e, Order.Event) and not isinstance(e, Order.Placed)}
@@ -145,13 +170,25 @@ class OrdersProjection(Projection):
         }
         self.load(self.view.links, linked)
         links = self.table_rows(self.view.links)
-        order_ids |= {row["order_id"] for key in linked if (row := links.get(self.connection, key)) is not None}
+        linked_rows = [row for key in linked if (row := links.get(self.connection, key)) is not None]
+        order_ids |= {row["order_id"] for row in linked_rows}
         self.load(self.view.orders, order_ids)
         self.load(self.view.lines, order_ids)
+        orders = self.table_rows(self.view.orders)
+        named = {row["buyer_id"] for key in order_ids if (row := orders.get(self.connection, key)) is not None}
+        named |= {e.buyer_id for e in events if isinstance(e, Order.Placed)}
+        named |= {row[who] for row in linked_rows for who in ("workshop_id", "area_company_id")}
+        named |= {e.workshop_id for e in events if isinstance(e, ProductionOrder.Accepted | Delivery.Opened)}
+        named |= {e.area_company_id for e in events if isinstance(e, Delivery.Opened)}
+        self.load(self.view.parties, named - {None})
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, position: int) -> None:
         """Other events change nothing here."""
+
+    @process_event.register
+    def _(self, domain_event: Organisation.Registered, position: int) -> None:
+        self.insert(self.view.parties, id=domain_event.originator_id, name=domain_event.name, role=domain_event.role)
 
     @process_event.register
     def _(self, domain_event: Order.Placed, position: int) -> None:
@@ -200,27 +237,35 @@ class OrdersProjection(Projection):
             updated_at=domain_event.timestamp,
             position=position,
         )
-        self._note(domain_event.originator_id, domain_event, position, total_ore=subtotal + vat)
+        buyer = self._party(domain_event.buyer_id, "buyer")
+        installing = " with installation" if domain_event.install else ""
+        self._note(domain_event.originator_id, domain_event, position, "placed",
+                   f"{buyer['name']} placed the order: {timeline.lines(len(lines))}{installing}, "
+                   f"{timeline.sek(subtotal + vat)} including VAT", parties=[buyer], total_ore=subtotal + vat)  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: Order.CheckoutStarted, position: int) -> None:
-        if order := self._note(domain_event.originator_id, domain_event, position):
+        buyer = self._buyer(domain_event.originator_id)
+        if order := self._note(domain_event.originator_id, domain_event, position, "checkout_started",
+                               f"{buyer['name']} went to checkout", parties=[buyer]):  # fmt: skip
             order["payment_intent_id"] = domain_event.payment_intent_id
 
     @process_event.register
     def _(self, domain_event: Order.PaymentFailed, position: int) -> None:
-        self._note(domain_event.originator_id, domain_event, position, reason=domain_event.reason)
+        self._note(domain_event.originator_id, domain_event, position, "payment_failed",
+                   f"A payment failed: {domain_event.reason}", reason=domain_event.reason)  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: Order.PaymentMismatched, position: int) -> None:
-        self._note(
-            domain_event.originator_id, domain_event, position,
-            amount_ore=domain_event.amount_ore, currency=domain_event.currency,
-        )  # fmt: skip
+        amount = f"{domain_event.amount_ore / 100:,.2f} {domain_event.currency.upper()}"
+        self._note(domain_event.originator_id, domain_event, position, "payment_mismatched",
+                   f"A payment of {amount} did not match the order's total, so it did not pay the order",
+                   amount_ore=domain_event.amount_ore, currency=domain_event.currency)  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: Order.PaymentReceived, position: int) -> None:
-        if order := self._note(domain_event.originator_id, domain_event, position,
+        if order := self._note(domain_event.originator_id, domain_event, position, "paid",
+                               f"Payment of {timeline.sek(domain_event.amount_ore)} received",
                                amount_ore=domain_event.amount_ore):  # fmt: skip
             order["paid_ore"] += domain_event.amount_ore
             if order["status"] == "placed":
@@ -228,27 +273,41 @@ class OrdersProjection(Projection):
 
     @process_event.register
     def _(self, domain_event: Order.ProductionStarted, position: int) -> None:
-        if order := self._note(domain_event.originator_id, domain_event, position):
+        if order := self._note(domain_event.originator_id, domain_event, position, "in_production",
+                               "Production started: the order can no longer be cancelled"):  # fmt: skip
             order["status"] = "in_production"
 
     @process_event.register
-    def _(self, domain_event: Order.LineDelivered | Order.LineInstalled, position: int) -> None:
-        self._note(domain_event.originator_id, domain_event, position, domain_event.line_no)
+    def _(self, domain_event: Order.LineDelivered, position: int) -> None:
+        self._note(domain_event.originator_id, domain_event, position, "line_delivered",
+                   f"Line {domain_event.line_no} is delivered", line_no=domain_event.line_no)  # fmt: skip
+
+    @process_event.register
+    def _(self, domain_event: Order.LineInstalled, position: int) -> None:
+        self._note(domain_event.originator_id, domain_event, position, "line_installed",
+                   f"Line {domain_event.line_no} is installed", line_no=domain_event.line_no)  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: Order.Fulfilled, position: int) -> None:
-        if order := self._note(domain_event.originator_id, domain_event, position):
+        if order := self._note(domain_event.originator_id, domain_event, position, "fulfilled",
+                               "The order is fulfilled: every line delivered, and installed where asked"):  # fmt: skip
             order["status"] = "fulfilled"
 
     @process_event.register
     def _(self, domain_event: Order.Cancelled, position: int) -> None:
-        if order := self._note(domain_event.originator_id, domain_event, position, reason=domain_event.reason):
+        buyer = self._buyer(domain_event.originator_id)
+        reason = f": {domain_event.reason}" if domain_event.reason else ""
+        if order := self._note(domain_event.originator_id, domain_event, position, "cancelled",
+                               f"{buyer['name']} cancelled the order{reason}", parties=[buyer],
+                               reason=domain_event.reason):  # fmt: skip
             order["status"] = "cancelled"
 
     @process_event.register
     def _(self, domain_event: Order.Refunded, position: int) -> None:
+        buyer = self._buyer(domain_event.originator_id)
         if order := self._note(
-            domain_event.originator_id, domain_event, position,
+            domain_event.originator_id, domain_event, position, "refunded",
+            f"{timeline.sek(domain_event.amount_ore)} refunded to {buyer['name']}", parties=[buyer],
             refund_id=domain_event.refund_id, amount_ore=domain_event.amount_ore,
         ):  # fmt: skip
             order["refunded_ore"] += domain_event.amount_ore
@@ -256,62 +315,85 @@ class OrdersProjection(Projection):
     @process_event.register
     def _(self, domain_event: ProductionOrder.Opened, position: int) -> None:
         self.insert(self.view.links, id=domain_event.originator_id, order_id=domain_event.order_id,
-                    line_no=domain_event.line_no)  # fmt: skip
+                    line_no=domain_event.line_no, workshop_id=None, area_company_id=None)  # fmt: skip
         self.update(
             self.view.lines, (domain_event.order_id, domain_event.line_no),
             production_order_id=domain_event.originator_id, production_status="open",
         )  # fmt: skip
-        self._note(domain_event.order_id, domain_event, position, domain_event.line_no)
+        self._note(domain_event.order_id, domain_event, position, "production_opened",
+                   f"Line {domain_event.line_no} ({domain_event.title}) is open for a workshop to take",
+                   line_no=domain_event.line_no)  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: ProductionOrder.Accepted, position: int) -> None:
-        self._line_event(domain_event, position, "production_status", "accepted",
-                         workshop_id=str(domain_event.workshop_id))  # fmt: skip
+        self.update(self.view.links, domain_event.originator_id, workshop_id=domain_event.workshop_id)
+        self._line_event(domain_event, position, "production_status", "accepted", "production_accepted",
+                         lambda who, line: f"{who} took {line}", who="workshop_id")  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: ProductionOrder.Started, position: int) -> None:
-        self._line_event(domain_event, position, "production_status", "in_progress")
+        self._line_event(domain_event, position, "production_status", "in_progress", "production_started",
+                         lambda who, line: f"{who} started work on {line}", who="workshop_id")  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: ProductionOrder.Completed, position: int) -> None:
-        self._line_event(domain_event, position, "production_status", "completed",
+        hours = f"{domain_event.hours_worked:g} hour" + ("" if domain_event.hours_worked == 1 else "s")
+        self._line_event(domain_event, position, "production_status", "completed", "production_completed",
+                         lambda who, line: f"{who} completed {line} in {hours}", who="workshop_id",
                          hours_worked=domain_event.hours_worked)  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: ProductionOrder.Released, position: int) -> None:
-        self._line_event(domain_event, position, "production_status", "open", reason=domain_event.reason)
+        reason = f": {domain_event.reason}" if domain_event.reason else ""
+        self._line_event(domain_event, position, "production_status", "open", "production_released",
+                         lambda who, line: f"{who} gave {line} back for another workshop to take{reason}", who="workshop_id",
+                         reason=domain_event.reason)  # fmt: skip
+        self.update(self.view.links, domain_event.originator_id, workshop_id=None)
 
     @process_event.register
     def _(self, domain_event: ProductionOrder.Cancelled, position: int) -> None:
-        self._line_event(domain_event, position, "production_status", "cancelled")
+        self._line_event(domain_event, position, "production_status", "cancelled", "production_cancelled",
+                         lambda who, line: f"production of {line} is cancelled")  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: Delivery.Opened, position: int) -> None:
         self.insert(self.view.links, id=domain_event.originator_id, order_id=domain_event.order_id,
-                    line_no=domain_event.line_no)  # fmt: skip
+                    line_no=domain_event.line_no, workshop_id=domain_event.workshop_id,
+                    area_company_id=domain_event.area_company_id)  # fmt: skip
         self.update(
             self.view.lines, (domain_event.order_id, domain_event.line_no),
             delivery_id=domain_event.originator_id, delivery_status="pending",
         )  # fmt: skip
-        self._note(domain_event.order_id, domain_event, position, domain_event.line_no)
+        workshop = self._party(domain_event.workshop_id, "workshop")
+        self._note(domain_event.order_id, domain_event, position, "delivery_opened",
+                   f"Line {domain_event.line_no} is made and waits for {workshop['name']} to deliver it",
+                   line_no=domain_event.line_no, parties=[workshop])  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: Delivery.Scheduled, position: int) -> None:
-        self._line_event(domain_event, position, "delivery_status", "scheduled",
+        when = timeline.local_window(domain_event.earliest, domain_event.latest)
+        self._line_event(domain_event, position, "delivery_status", "scheduled", "delivery_scheduled",
+                         lambda who, line: f"{who} will deliver {line} on {when}", who="workshop_id",
                          earliest=domain_event.earliest.isoformat(), latest=domain_event.latest.isoformat())  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: Delivery.Dispatched, position: int) -> None:
-        self._line_event(domain_event, position, "delivery_status", "dispatched")
+        self._line_event(domain_event, position, "delivery_status", "dispatched", "delivery_dispatched",
+                         lambda who, line: f"{who} sent {line} on its way", who="workshop_id")  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: Delivery.Delivered, position: int) -> None:
-        self._line_event(domain_event, position, "delivery_status", "delivered", received_by=domain_event.received_by)
+        self._line_event(domain_event, position, "delivery_status", "delivered", "delivered",
+                         lambda who, line: f"{who} delivered {line}", who="workshop_id", received_by=domain_event.received_by)  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: Delivery.Failed, position: int) -> None:
-        self._line_event(domain_event, position, "delivery_status", "failed", reason=domain_event.reason)
+        reason = f": {domain_event.reason}" if domain_event.reason else ""
+        self._line_event(domain_event, position, "delivery_status", "failed", "delivery_failed",
+                         lambda who, line: f"{who} could not deliver {line}{reason}", who="workshop_id",
+                         reason=domain_event.reason)  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: Delivery.Installed, position: int) -> None:
-        self._line_event(domain_event, position, "delivery_status", "installed")
+        self._line_event(domain_event, position, "delivery_status", "installed", "installed",
+                         lambda who, line: f"{who} installed {line}", who="area_company_id")  # fmt: skip

@@ -2,7 +2,9 @@
 
 A workshop sees the open orders it is eligible for (its capabilities cover the
 design's and its service area holds the site's municipality) and the ones it
-holds. The view keeps its own copy of each workshop's capabilities and area.
+holds. The view keeps its own copy of each workshop's capabilities and area,
+and of each order's delivery site (production orders name only the
+municipality), which the API shows to the workshop holding the order.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vardekedja.domain.delivery import Delivery
+from vardekedja.domain.order import Order
 from vardekedja.domain.organisation import Organisation
 from vardekedja.domain.production import ProductionOrder
 from vardekedja.projections.base import Projection, View
@@ -36,6 +39,7 @@ class ProductionView(View):
             sa.Column("required_capabilities", sa.JSON, nullable=False),
             sa.Column("municipality", sa.String, nullable=False),
             sa.Column("municipality_key", sa.String, nullable=False, index=True),
+            sa.Column("delivery_site", sa.JSON, nullable=True),
             sa.Column("quantity", sa.Integer, nullable=False),
             sa.Column("production_fee_ore", sa.BigInteger, nullable=False),
             sa.Column("status", sa.String, nullable=False, index=True),
@@ -54,6 +58,13 @@ class ProductionView(View):
             sa.Column("capability", sa.String, primary_key=True),
         )
         self.workshop_capabilities, self.workshop_areas = self.workshop_reach()
+        # Where each paid order goes: production orders are opened with the municipality only.
+        self.sites = sa.Table(
+            self.table_name("sites"),
+            self.metadata,
+            sa.Column("order_id", sa.Uuid, primary_key=True),
+            sa.Column("delivery_site", sa.JSON, nullable=False),
+        )
 
     def production_order(self, connection: Connection, production_order_id: UUID) -> dict[str, Any] | None:
         row = connection.execute(self.orders.select().where(self.orders.c.id == production_order_id)).mappings().first()
@@ -118,13 +129,19 @@ class ProductionProjection(Projection):
         }
         ids |= {e.production_order_id for e in events if isinstance(e, Delivery.Opened)}
         self.load(self.view.orders, ids)
+        self.load(self.view.sites, {e.order_id for e in events if isinstance(e, ProductionOrder.Opened)})
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, position: int) -> None:
         """Other events change nothing here."""
 
     @process_event.register
+    def _(self, domain_event: Order.Placed, position: int) -> None:
+        self.insert(self.view.sites, order_id=domain_event.originator_id, delivery_site=dict(domain_event.delivery_site))
+
+    @process_event.register
     def _(self, domain_event: ProductionOrder.Opened, position: int) -> None:
+        site = self.get(self.view.sites, domain_event.order_id)
         self.insert(
             self.view.orders,
             id=domain_event.originator_id,
@@ -136,6 +153,7 @@ class ProductionProjection(Projection):
             required_capabilities=list(domain_event.required_capabilities),
             municipality=domain_event.municipality,
             municipality_key=domain_event.municipality.strip().casefold(),
+            delivery_site=site["delivery_site"] if site else None,
             quantity=domain_event.quantity,
             production_fee_ore=domain_event.production_fee_ore,
             status="open",

@@ -70,7 +70,8 @@ async def get_delivery(delivery_id: UUID, caller: CallerDep, reads: ViewsDep, ru
 
 
 def _delivery(app: Marketplace, delivery_id: UUID) -> DeliveryOut:
-    return DeliveryOut.from_aggregate(app.delivery(delivery_id)).opened(app.personal_data)
+    delivery = app.delivery(delivery_id)
+    return DeliveryOut.from_aggregate(delivery, app.order(delivery.order_id).delivery_site).opened(app.personal_data)
 
 
 async def _answer(runtime: Runtime, response: Response, run: Callable[[Marketplace], Recorded]) -> DeliveryOut:
