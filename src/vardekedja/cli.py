@@ -49,11 +49,13 @@ def init(
     name: str = typer.Option("Värdekedja operator", help="The operator organisation's name."),
     org_number: str = typer.Option("559900-0006", help="The operator's organisation number."),
     municipality: str = typer.Option("Stockholm", help="The operator's home municipality."),
+    new_key: bool = typer.Option(False, "--new-key", help="Issue a further operator key when one exists."),
 ) -> None:
     """Create the data folder and audit signing key, and print an operator API key.
 
-    Safe to run again: the data and key are kept, and a further operator key is
-    issued. With VARDEKEDJA_OPERATOR_KEY set, that key is registered instead
+    Safe to run again: the data and keys are kept, and no further operator key is
+    issued unless --new-key asks for one (the key printed the first time keeps
+    working). With VARDEKEDJA_OPERATOR_KEY set, that key is registered instead
     and nothing secret is printed.
     """
     from vardekedja.application import Marketplace
@@ -68,9 +70,13 @@ def init(
     marketplace = Marketplace(settings.event_store_env(), platform_fee_rate=settings.fee_rate)
     try:
         env_key = settings.operator_key.get_secret_value() if settings.operator_key else None
-        issued = marketplace.ensure_operator(
-            name=name, org_number=org_number, municipality=municipality, api_key=env_key
-        )
+        existing = marketplace.operators()
+        if existing and env_key is None and not new_key:
+            issued = None
+        else:
+            issued = marketplace.ensure_operator(
+                name=name, org_number=org_number, municipality=municipality, api_key=env_key
+            )
     except DomainError as error:
         errors.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
@@ -79,34 +85,61 @@ def init(
     console.print(f"event store      {'PostgreSQL' if settings.uses_postgres else 'SQLite'}")
     if env_key is not None:
         console.print("operator key     from VARDEKEDJA_OPERATOR_KEY" + (" (registered)" if issued else ""))
-    elif issued is not None:
+    elif issued is None:
+        console.print(f"operator         {existing[0]} (registered before; its key from then still works, "
+                      "and --new-key issues another)", highlight=False, soft_wrap=True)  # fmt: skip
+    else:
         console.print(f"operator         {issued.organisation_id}")
         # Plain output, never wrapped, so the key can be copied whole.
         typer.echo(f"operator key     {issued.api_key}")
         console.print("                 (shown once; keep it safe)")
 
 
+DEMO_KEYS_FILE = "demo-keys.json"
+
+
 @app.command()
 def demo() -> None:
     """Seed demo data: Stockholm-suburb designers, workshops, area companies, a housing company and orders.
 
-    Safe to run again: the data are kept and fresh demo API keys are printed.
+    Prints each demo organisation's role and API key. Safe to run again: the data are kept, and the keys
+    printed last time (kept in the data folder, readable by you alone) are printed again while they work.
     """
+    import json
+
     from vardekedja.application import Marketplace
     from vardekedja.demo import seed
 
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    kept_path = settings.data_dir / DEMO_KEYS_FILE
+    try:
+        kept = json.loads(kept_path.read_text(encoding="utf-8")) if kept_path.exists() else {}
+    except (OSError, ValueError):
+        kept = {}
     marketplace = Marketplace(settings.event_store_env(), platform_fee_rate=settings.fee_rate)
     try:
-        result = seed(marketplace, pictures=settings.data_dir / "media")
+        result = seed(marketplace, kept if isinstance(kept, dict) else {}, pictures=settings.data_dir / "media")
     finally:
         marketplace.close()
-    console.print("demo data " + ("seeded" if result.seeded else "already there; fresh keys issued"))
-    for name, key in result.keys.items():
-        typer.echo(f"  {name:28} {key}")
+    _keep_private(kept_path, json.dumps({key.org_number: key.api_key for key in result.keys}, indent=2))
+    reused = sum(key.reused for key in result.keys)
+    console.print("demo data " + ("seeded" if result.seeded else
+                                  f"already there; {reused} of {len(result.keys)} keys reused"))  # fmt: skip
+    width = max((len(key.name) for key in result.keys), default=0) + 2
+    typer.echo(f"  {'organisation':{width}}{'role':14}API key")
+    for key in result.keys:
+        typer.echo(f"  {key.name:{width}}{key.role.label:14}{key.api_key}")
     for state, order_id in result.orders.items():
         typer.echo(f"  order {state:14} {order_id}")
+
+
+def _keep_private(path: Path, text: str) -> None:
+    """Write a file only its owner may read (it holds API keys)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
 
 
 @app.command()

@@ -4,20 +4,23 @@ Everything goes through the application's commands, as the API would send
 them. Payments in the demo history are recorded with payment ids marked
 ``pi_demo_…``: they stand for checkouts made before this data set begins and
 were never sent to a payment provider. Seeding twice changes nothing; a
-second run only issues fresh API keys for the demo organisations.
+second run hands out the demo organisations' keys it was given back (those
+still active), and issues a key only where there is none to reuse.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID
 
-from vardekedja.application import Marketplace
+from vardekedja.application import Marketplace, split_api_key
 from vardekedja.demo_pictures import store_demo_picture
 from vardekedja.domain.design import Specification
 from vardekedja.domain.order import DeliverySite, LineRequest
+from vardekedja.domain.organisation import Role
 from vardekedja.domain.production import production_order_id
 from vardekedja.media import MediaStore
 
@@ -79,31 +82,54 @@ def place_demo_order(app: Marketplace, buyer: UUID) -> UUID | None:
     return None
 
 
+@dataclass(frozen=True)
+class DemoKey:
+    """A demo organisation's API key, with what a person needs to pick the right one."""
+
+    name: str
+    role: Role
+    org_number: str
+    api_key: str
+    reused: bool
+
+
 @dataclass
 class DemoResult:
-    keys: dict[str, str] = field(default_factory=dict)
+    keys: list[DemoKey] = field(default_factory=list)
     orders: dict[str, UUID] = field(default_factory=dict)
     seeded: bool = False
 
 
-def seed(app: Marketplace, pictures: Path | None = None) -> DemoResult:
-    """Seed the demo once; on later runs issue fresh keys for the demo organisations.
+def _still_active(app: Marketplace, organisation_id: UUID, api_key: str | None) -> bool:
+    parts = split_api_key(api_key) if api_key else None
+    return parts is not None and parts[0] in app.organisation(organisation_id).api_keys
+
+
+def seed(app: Marketplace, kept: Mapping[str, str] | None = None, pictures: Path | None = None) -> DemoResult:
+    """Seed the demo once. On later runs, reuse the keys in ``kept`` (by organisation number) that are
+    still active, and issue a key only to a demo organisation without one, so keys do not pile up.
 
     With a media folder, each design gets a picture drawn by code (stored there) before it is published.
     """
+    kept = kept or {}
     result = DemoResult()
     listed = {item.org_number: item.organisation_id for item in app.listed().listings.values()}
     if ORGANISATIONS[0][2] in listed:
-        for name, _, number, *_ in ORGANISATIONS:
-            if number in listed:
-                result.keys[name] = app.issue_api_key(listed[number]).api_key
+        for name, role, number, *_ in ORGANISATIONS:
+            if number not in listed:
+                continue
+            key, reused = kept.get(number), True
+            if key is None or not _still_active(app, listed[number], key):
+                key, reused = app.issue_api_key(listed[number]).api_key, False
+            result.keys.append(DemoKey(name, Role(role), number, key, reused))
         return result
     result.seeded = True
     ids: dict[str, UUID] = {}
     for name, role, number, municipality, capabilities, area in ORGANISATIONS:
         issued = app.register_organisation(name=name, role=role, org_number=number, municipality=municipality,
                                            capabilities=capabilities, service_area=area)  # fmt: skip
-        ids[name], result.keys[name] = issued.organisation_id, issued.api_key
+        ids[name] = issued.organisation_id
+        result.keys.append(DemoKey(name, Role(role), number, issued.api_key, False))
     designers = [ids["Studio Allmänning"], ids["Form för Gården"]]
     designs = []
     for designer, spec in DESIGNS:

@@ -121,7 +121,8 @@ def seed_world(data_dir: Path, operator_key: str) -> World:
     runtime = Runtime(Settings(data_dir=data_dir, database_url=None, operator_key=operator_key),
                       payments=OfflineStripe())  # fmt: skip
     demo = seed(runtime.marketplace)
-    keys = {"operator": operator_key, **{role: demo.keys[name] for role, name in ACTORS.items()}}
+    by_name = {key.name: key.api_key for key in demo.keys}
+    keys = {"operator": operator_key, **{role: by_name[name] for role, name in ACTORS.items()}}
     sessions = _people(runtime, ACTORS["buyer"])
     found: dict[str, set[str]] = defaultdict(set)
     for notification in runtime.marketplace.recorder.select_notifications(1, 100_000):

@@ -141,7 +141,7 @@ def served(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     env.update({"VARDEKEDJA_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "COLUMNS": "200"})
     _run(["init"], env)
     demo = _run(["demo"], env)
-    keys = re.search(rf"^\s+{BUYER}\s+(vk_\S+)\s*$", demo, re.MULTILINE)
+    keys = re.search(rf"^\s+{BUYER}\s+buyer\s+(vk_\S+)\s*$", demo, re.MULTILINE)
     assert keys, f"`vardekedja demo` printed no key for {BUYER}:\n{demo}"
 
     # Port 0: the server picks a free one itself, and must then tell the stand-in and the link the real one.

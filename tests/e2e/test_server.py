@@ -126,7 +126,8 @@ def test_metrics_count_requests_per_route_and_show_projection_lag(http: httpx.Cl
 def test_the_demo_serves_its_catalogue_and_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
     env = clean_environment(tmp_path / "var", VARDEKEDJA_OPERATOR_KEY=OPERATOR_KEY)
     printed = cli("demo", env=env)
-    keys = dict(re.findall(r"^\s+(\S.*?)\s+(vk_\S+)$", printed, flags=re.MULTILINE))
+    keys = {name: key for name, _role, key in re.findall(r"^  (\S.*?)\s{2,}(\S.*?)\s{2,}(vk_\S+)$", printed,
+                                                         flags=re.MULTILINE)}  # fmt: skip
     port = free_port()
     with ServerProcess([vardekedja(), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, port=port,
                        log=tmp_path / "server.log") as running:  # fmt: skip
