@@ -200,7 +200,8 @@ def _use_local_stripe(stand_in: Any, host: str, port: int) -> None:
     console.print(f"local Stripe stand-in on {stand_in.base} (webhooks to this server)")
     link = _demo_payment_link()
     if link:
-        typer.echo(f"pay a demo order:  http://{host}:{port}{link}   (test card 4242424242424242, digits only; any future expiry)")
+        url = load_settings().public_url(link, f"http://{host}:{port}")
+        typer.echo(f"pay a demo order:  {url}   (test cards are listed on the page)")
 
 
 def _demo_payment_link() -> str | None:

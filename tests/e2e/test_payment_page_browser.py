@@ -225,11 +225,11 @@ def _order_id(payment_link: str) -> UUID:
     return UUID(found.group(1))
 
 
-def _enter_card(page: Any, number: str) -> None:
-    """Type into localstripe's card element: its inputs are named by their placeholders."""
-    for placeholder, value in (("number", number), ("exp_month", "12"), ("exp_year", "34"), ("cvc", "123"),
-                               ("postal_code", "14551")):  # fmt: skip
-        field_ = page.locator(f"#card input[placeholder='{placeholder}']")
+def _enter_card(page: Any, number: str, year: str = "34") -> None:
+    """Type into localstripe's card element, each input found by the Swedish name the page gives it."""
+    for label, value in (("Kortnummer", number), ("Utgångsmånad (MM)", "12"), ("Utgångsår (ÅÅ eller ÅÅÅÅ)", year),
+                         ("CVC", "123"), ("Postnummer", "14551")):  # fmt: skip
+        field_ = page.get_by_label(label, exact=True)
         field_.fill("")
         field_.press_sequentially(value)
 
@@ -284,7 +284,8 @@ def test_a_declined_card_shows_the_error_and_another_card_then_pays(page: Any, s
 
     _enter_card(page, "4000000000000341")
     page.get_by_role("button", name="Betala").click()
-    page.locator("#message.error").filter(has_text="declined").wait_for()
+    page.locator("#message.error").filter(has_text="Kortet nekades").wait_for()  # in the page's language
+    assert "declined" not in page.locator("#message").inner_text()
     assert page.locator("#pay").is_enabled()
 
     _enter_card(page, "4242424242424242")  # another card, on the same page and the same payment intent
@@ -305,3 +306,43 @@ def test_a_card_that_needs_3d_secure_pays_after_completing_authentication(page: 
 
     page.locator("#message.paid").filter(has_text="Betalt").wait_for()
     _paid_through_the_api(served, _order_id(link))
+
+
+def test_a_four_digit_expiry_year_pays_with_the_local_stand_in(page: Any, served: Served) -> None:
+    link = _new_payment_link(served)
+    _open(page, served, link)
+
+    _enter_card(page, "4242424242424242", year="2034")
+    page.get_by_role("button", name="Betala").click()
+
+    page.locator("#message.paid").filter(has_text="Betalt").wait_for()
+    _paid_through_the_api(served, _order_id(link))
+
+
+def test_the_card_fields_show_their_whole_placeholders_and_the_demo_lists_its_test_cards(page: Any,
+                                                                                        served: Served) -> None:  # fmt: skip
+    _open(page, served, _new_payment_link(served))
+
+    # A placeholder is cut off when its text, in the input's font, is wider than the input's text area.
+    cut_off = page.evaluate("""() => [...document.querySelectorAll('#card input')].filter((input) => {
+        const style = getComputedStyle(input), probe = document.createElement('span');
+        Object.assign(probe.style, {font: style.font, whiteSpace: 'pre', position: 'absolute', visibility: 'hidden'});
+        probe.textContent = input.placeholder;
+        document.body.appendChild(probe);
+        const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        const wide = probe.getBoundingClientRect().width > room + 1;
+        probe.remove();
+        return wide;
+    }).map((input) => input.placeholder)""")
+    assert cut_off == []
+    test_cards = page.locator("#test-cards")
+    assert test_cards.is_visible()
+    for number in ("4242424242424242", "4000000000000341", "4000002500003155"):
+        assert number in test_cards.inner_text()
+
+
+def test_a_payment_link_that_is_not_one_says_so_in_swedish(page: Any, served: Served) -> None:
+    link = _new_payment_link(served)
+    page.goto(served.url + link.split("#")[0].removeprefix(served.url) + "#pi_unknown_secret_nothing")
+
+    page.locator("#message.error").filter(has_text="Betalningen finns inte").wait_for()
