@@ -181,3 +181,17 @@ def test_the_order_timeline_tells_what_happened_in_sentences_naming_the_parties(
         for party in (cast.workshop, cast.buyer, cast.area_company):
             assert str(party.id) not in entry["summary"] and str(party.id) not in str(entry["detail"])
         assert "event" not in entry
+
+
+def test_readiness_says_which_database_does_not_answer_without_naming_an_exception_class(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fails(*_args: Any) -> int:
+        raise OSError("disk on fire")
+
+    with TestClient(create_app(runtime=runtime)) as client:
+        monkeypatch.setattr(runtime.database, "processed", fails)
+        body = problem(client.get("/readyz"), 503)
+
+    assert body["detail"].startswith("the views' database does not answer")
+    assert "OSError" not in body["detail"] and "Error" not in body["detail"]

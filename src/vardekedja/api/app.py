@@ -182,11 +182,16 @@ def _operations(app: FastAPI) -> None:
         """Readiness: the event store and the views answer, and every projection applied every event."""
         try:
             head = runtime.marketplace.position
+        except Exception:  # noqa: BLE001 - any database failure means not ready
+            log.exception("readiness: the event store does not answer")
+            return problem(503, "the event store does not answer; the server log says why")
+        try:
             processed = runtime.database.processed()
             with runtime.database.reader.connect() as connection:
                 found = faults.all_faults(connection)
-        except Exception as error:  # noqa: BLE001 - any database failure means not ready
-            return problem(503, f"a database is unreachable: {type(error).__name__}")
+        except Exception:  # noqa: BLE001 - any database failure means not ready
+            log.exception("readiness: the views' database does not answer")
+            return problem(503, "the views' database does not answer; the server log says why")
         stuck = runtime.command_thread_problem()
         if stuck is not None:
             return problem(503, stuck)

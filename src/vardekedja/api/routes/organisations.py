@@ -47,7 +47,8 @@ async def me(caller: CallerDep, reads: ViewsDep, runtime: RuntimeDep) -> Organis
     def read(views: Connection) -> OrganisationOut:
         row = runtime.view(OrganisationsView).organisation(views, caller.organisation_id)
         if row is None:
-            raise ApiError(404, "your organisation is not in the views yet")
+            raise ApiError(404, "your organisation was registered a moment ago and cannot be read yet; "
+                                "try again shortly")
         return OrganisationOut.from_row(row)
 
     return await reads.read(read)
