@@ -8,7 +8,7 @@ than the test, so only PostgreSQL's notifications can wake it in time.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from uuid import UUID
 
 import pytest

@@ -7,6 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from tests.chain import BENCH, published_design, register_cast
+from vardekedja.projections.catalogue import CatalogueView
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 
@@ -26,7 +27,7 @@ def test_a_catalogue_search_index_without_materials_is_rebuilt_and_then_finds_th
     again = Runtime(settings)
     try:
         with again.database.reader.connect() as connection:
-            found = again.view("catalogue").search_published(connection, fee_rate=Fraction(1, 10), q="steel")
+            found = again.view(CatalogueView).search_published(connection, fee_rate=Fraction(1, 10), q="steel")
             outdated = again.database.outdated(again.views_list)
     finally:
         again.close()
@@ -49,7 +50,7 @@ def test_a_view_missing_a_table_this_version_adds_is_rebuilt_and_fills_it(tmp_pa
     again = Runtime(settings)
     try:
         with again.database.reader.connect() as connection:
-            installs = again.view("catalogue").installs_in(connection, "Botkyrka")
+            installs = again.view(CatalogueView).installs_in(connection, "Botkyrka")
     finally:
         again.close()
 
