@@ -1,0 +1,3 @@
+from vardekedja.cli import main
+
+main()
