@@ -29,11 +29,13 @@ KNOWN_AS = {
     "organisations_organisations": "organisations", "organisations_api_keys": "API keys",
     "catalogue_designs": "designs", "orders_orders": "orders", "orders_lines": "order lines",
     "production_orders": "production orders", "deliveries_deliveries": "deliveries", "payouts_payouts": "payouts",
+    "care_assets": "assets", "care_maintenance_orders": "maintenance orders",
 }  # fmt: skip
 HELPERS = {
     "catalogue_materials", "catalogue_capabilities", "catalogue_workshop_capabilities", "catalogue_workshop_areas",
-    "orders_links", "production_capabilities", "production_workshop_capabilities", "production_workshop_areas",
-    "deliveries_buyers",
+    "catalogue_installer_areas", "orders_links", "orders_parties", "production_capabilities",
+    "production_workshop_capabilities", "production_workshop_areas", "production_sites", "deliveries_buyers",
+    "care_names", "care_pieces",
 }  # fmt: skip
 
 
@@ -117,6 +119,12 @@ def _check_moment(as_of: datetime, recorder: Any, to_event: Any, now: datetime) 
                                  "stand now are the live ones")  # fmt: skip
 
 
+def _known_as(view: str, table: str) -> str:
+    """A table no one has named yet: "assets" for assets_assets, "maintenance orders" for maintenance_orders."""
+    base = table.removeprefix(f"{view}_")
+    return (base if base == view else f"{view} {base}").replace("_", " ")
+
+
 def _summary(database: ViewDatabase, projections: list[Any]) -> dict[str, dict[str, int]]:
     summary: dict[str, dict[str, int]] = {}
     with database.reader.connect() as connection:
@@ -128,7 +136,7 @@ def _summary(database: ViewDatabase, projections: list[Any]) -> dict[str, dict[s
                 if "status" in table.c:
                     for status, count in connection.execute(sa.select(table.c.status, sa.func.count()).group_by(table.c.status)):
                         counts[f"status={status}"] = count
-                summary[KNOWN_AS.get(table.name, table.name.replace("_", " "))] = counts
+                summary[KNOWN_AS.get(table.name) or _known_as(projection.view.name, table.name)] = counts
     return summary
 
 
