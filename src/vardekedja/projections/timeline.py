@@ -22,8 +22,15 @@ def sek(ore: int) -> str:
 
 
 def local_window(earliest: datetime, latest: datetime) -> str:
-    """A delivery window in Stockholm time: 2 Dec 2026 08:00–12:00, or across days in full."""
-    start, end = earliest.astimezone(LOCAL_TIME), latest.astimezone(LOCAL_TIME)
+    """A delivery window in Stockholm time: 2 Dec 2026 08:00–12:00, or across days in full.
+
+    A time at the edge of what Python represents (year 9999 at -14:00, say) cannot be moved to
+    Stockholm: it is written as it was given, since a timeline entry must never stop a projection.
+    """
+    try:
+        start, end = earliest.astimezone(LOCAL_TIME), latest.astimezone(LOCAL_TIME)
+    except (OverflowError, ValueError):
+        return f"{earliest.isoformat()} – {latest.isoformat()}"
     day = f"{start.day} {start:%b %Y}"
     if start.date() == end.date():
         return f"{day} {start:%H:%M}–{end:%H:%M} (Stockholm time)"
