@@ -181,6 +181,8 @@ def test_the_order_timeline_tells_what_happened_in_sentences_naming_the_parties(
         for party in (cast.workshop, cast.buyer, cast.area_company):
             assert str(party.id) not in entry["summary"] and str(party.id) not in str(entry["detail"])
         assert "event" not in entry
+    # Who received the piece is personal data, stored sealed: the delivery shows it opened, the timeline not at all.
+    assert by_kind["delivered"]["detail"] == {} and "pd1." not in str(entries)
 
 
 def test_readiness_says_which_database_does_not_answer_without_naming_an_exception_class(

@@ -384,7 +384,7 @@ class OrdersProjection(Projection):
     @process_event.register
     def _(self, domain_event: Delivery.Delivered, position: int) -> None:
         self._line_event(domain_event, position, "delivery_status", "delivered", "delivered",
-                         lambda who, line: f"{who} delivered {line}", who="workshop_id", received_by=domain_event.received_by)  # fmt: skip
+                         lambda who, line: f"{who} delivered {line}", who="workshop_id")  # fmt: skip
 
     @process_event.register
     def _(self, domain_event: Delivery.Failed, position: int) -> None:
