@@ -1,4 +1,4 @@
-"""The server's own pages: a front page saying what this is, and API docs that work without the internet."""
+"""The API docs work without the internet, and make run installs only what running needs."""
 
 from __future__ import annotations
 
@@ -9,16 +9,6 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def test_the_front_page_says_what_this_is_and_links_docs_and_health(client: TestClient) -> None:
-    response = client.get("/")
-
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
-    assert "Värdekedja" in response.text and "marketplace" in response.text
-    for link in ('href="/docs"', 'href="/redoc"', 'href="/healthz"'):
-        assert link in response.text
-    assert client.get("/healthz").status_code == 200
 
 
 def _scripts_and_styles(html: str) -> list[str]:

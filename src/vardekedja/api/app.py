@@ -14,7 +14,6 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vardekedja import __version__
-from vardekedja.api import front
 from vardekedja.api import sign_in
 from vardekedja.api.deps import RuntimeDep
 from vardekedja.api.fault_reports import ClientLimits
@@ -151,7 +150,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(asset_page.router)
     app.state.client_limits = ClientLimits(settings.report_rate_limit, settings.public_read_rate_limit)
     app.include_router(sign_in.router)
-    app.include_router(front.router)
     _operations(app)
 
     app.add_middleware(PageCacheMiddleware)

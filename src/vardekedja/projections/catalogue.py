@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vardekedja.domain.design import Design, Specification
-from vardekedja.domain.money import round_half_up
 from vardekedja.domain.organisation import Organisation, Role, normalise_names
+from vardekedja.projections import catalogue_search
 from vardekedja.projections.base import Projection, View
 from vardekedja.projections.paging import Page, newest_first
 from vardekedja.storage.types import UtcDateTime
@@ -121,25 +121,11 @@ class CatalogueView(View):
         )
 
     def extra_ddl(self, dialect: str) -> list[str]:
-        if dialect == "sqlite":
-            return [
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS {self.search.name} USING fts5("
-                "title, description, category, materials, tokenize = 'porter unicode61 remove_diacritics 2')"
-            ]
-        table = self.designs.name
-        text = ("coalesce(title, '') || ' ' || coalesce(description, '') || ' ' || coalesce(category, '') || ' ' "
-                "|| coalesce(materials::text, '')")  # fmt: skip
-        return [
-            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS words tsvector GENERATED ALWAYS AS "
-            f"(to_tsvector('simple', {text}) || to_tsvector('swedish', {text}) || to_tsvector('english', {text})) "
-            "STORED",
-            f"CREATE INDEX IF NOT EXISTS ix_{table}_words_{self.token} "
-            f"ON {table} USING gin (words)",
-        ]
+        return catalogue_search.ddl(self.designs.name, self.search.name, self.token, dialect)
 
     def extra_columns(self, dialect: str) -> dict[str, set[str]]:
         if dialect == "sqlite":
-            return {self.search.name: {"title", "description", "category", "materials"}}
+            return {self.search.name: set(catalogue_search.COLUMNS)}
         return {self.designs.name: {"words"}}
 
     def extra_tables(self, dialect: str) -> list[str]:
@@ -206,7 +192,7 @@ class CatalogueView(View):
             query = query.where(self._made_in(_key(municipality)))
         if max_unit_price_ore is not None:
             base = d.c.price_base_ore if with_installation else d.c.price_base_ore - d.c.installation_fee_ore
-            query = query.where(base <= largest_base(max_unit_price_ore, fee_rate))
+            query = query.where(base <= catalogue_search.largest_base(max_unit_price_ore, fee_rate))
         return newest_first(connection, query, d.c.listing, limit=limit, cursor=cursor)
 
     def able_workshops(self, connection: Connection, design_id: UUID, municipality: str) -> int:
@@ -276,19 +262,7 @@ class CatalogueView(View):
         }
 
     def _matches(self, dialect: str, terms: list[str]) -> sa.ColumnElement[bool]:
-        d = self.designs
-        if dialect == "sqlite":
-            expression = " ".join(f'"{term}"*' for term in terms)
-            matching = sa.text(f"SELECT rowid FROM {self.search.name} WHERE {self.search.name} MATCH :terms")
-            return d.c.listing.in_(matching.bindparams(terms=expression).columns(rowid=sa.BigInteger))
-        # Each word matches as itself or as its Swedish or English stem, as a prefix; every word must match.
-        words = sa.literal_column(f"{d.name}.words")
-        matches = []
-        for term in terms:
-            forms = [sa.func.to_tsquery(config, f"{term}:*") for config in ("simple", "swedish", "english")]
-            either = forms[0].op("||")(forms[1]).op("||")(forms[2])
-            matches.append(words.op("@@")(either))
-        return sa.and_(*matches)
+        return catalogue_search.matches(self.designs, self.search.name, dialect, terms)
 
     def _made_in(self, municipality: str) -> sa.ColumnElement[bool]:
         """Some workshop serving the municipality has every capability the design needs."""
@@ -306,21 +280,6 @@ class CatalogueView(View):
 
 def _key(value: str) -> str:
     return value.strip().casefold()
-
-
-def largest_base(max_unit_price_ore: int, fee_rate: Fraction) -> int:
-    """The largest base whose unit price (base + fee rounded half-up) stays within the maximum.
-
-    The unit price only grows with the base, so a binary search finds the edge exactly.
-    """
-    low, high = -1, max(max_unit_price_ore, -1)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if middle + round_half_up(middle * fee_rate) <= max_unit_price_ore:
-            low = middle
-        else:
-            high = middle - 1
-    return low
 
 
 
