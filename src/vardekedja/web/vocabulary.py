@@ -49,6 +49,21 @@ EVENTS = {
 }  # fmt: skip
 
 
+# The order timeline names each entry by its kind (see projections/timeline.py): the same words.
+EVENTS.update({kind: EVENTS[topic] for kind, topic in {
+    "placed": "Order.Placed", "checkout_started": "Order.CheckoutStarted", "paid": "Order.PaymentReceived",
+    "payment_failed": "Order.PaymentFailed", "payment_mismatched": "Order.PaymentMismatched",
+    "in_production": "Order.ProductionStarted", "line_delivered": "Order.LineDelivered",
+    "line_installed": "Order.LineInstalled", "fulfilled": "Order.Fulfilled", "cancelled": "Order.Cancelled",
+    "refunded": "Order.Refunded", "production_opened": "ProductionOrder.Opened",
+    "production_accepted": "ProductionOrder.Accepted", "production_started": "ProductionOrder.Started",
+    "production_completed": "ProductionOrder.Completed", "production_released": "ProductionOrder.Released",
+    "production_cancelled": "ProductionOrder.Cancelled", "delivery_opened": "Delivery.Opened",
+    "delivery_scheduled": "Delivery.Scheduled", "delivery_dispatched": "Delivery.Dispatched",
+    "delivered": "Delivery.Delivered", "delivery_failed": "Delivery.Failed", "installed": "Delivery.Installed",
+}.items()})  # fmt: skip
+
+
 ROLES = {
     "operator": N_("operator"), "designer": N_("designer"), "workshop": N_("workshop"), "buyer": N_("buyer"),
     "area_company": N_("area company"), "auditor": N_("auditor"),

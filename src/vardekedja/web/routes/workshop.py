@@ -34,7 +34,8 @@ Text = Annotated[str, Form(max_length=2000)]
 async def workshop(page: PageDep, caller: PageWorkshop, reads: ViewsDep, runtime: RuntimeDep) -> HTMLResponse:
     def read(connection: Connection) -> dict[str, Any]:
         production = runtime.view(ProductionView).list(connection, workshop_id=caller.organisation_id, limit=50)
-        orders = [ProductionOrderOut.from_row(row) for row in production.items]
+        orders = [ProductionOrderOut.from_row(row, show_site=row["workshop_id"] == caller.organisation_id)
+                  for row in production.items]  # the site only for what it holds
         files = {}
         for order in orders:
             if order.workshop_id == caller.organisation_id:
