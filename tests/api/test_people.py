@@ -25,6 +25,7 @@ from vardekedja.api import create_app
 from vardekedja.api.sessions import COOKIE, SessionStore
 from vardekedja.api.sign_in import SignInThrottle
 from vardekedja.application import passwords
+from vardekedja.projections.people import PeopleView
 from vardekedja.runtime import Runtime
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_KEY}"}
@@ -204,6 +205,24 @@ def test_an_invite_works_once_and_not_after_it_expires(browser: TestClient, runt
     served.get(path_of(invite(browser, buyer, email="cia@example.se")["invite_url"]))
     forged = served.post(f"/invite/{old.token}", data={"password": PASSWORD, "csrf_token": served.cookies["vardekedja_form"]})
     assert forged.status_code == 404 and COOKIE not in served.cookies
+
+
+def test_an_invite_opens_when_the_views_reach_it_between_the_first_look_and_the_check_of_their_position(
+        browser: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    buyer = organisation(browser)
+    invited = invite(browser, buyer)
+    runtime.wait_for(runtime.marketplace.position)
+    looks = []
+    found = PeopleView.by_invite
+
+    def first_look_before_the_batch_commits(view: PeopleView, connection: Any, invite_hash: str) -> Any:
+        looks.append(invite_hash)
+        return None if len(looks) == 1 else found(view, connection, invite_hash)
+
+    monkeypatch.setattr(PeopleView, "by_invite", first_look_before_the_batch_commits)
+    page = new_browser(browser).get(path_of(invited["invite_url"]))
+    assert page.status_code == 200, page.text
+    assert len(looks) == 2
 
 
 def test_short_and_common_passwords_are_refused(browser: TestClient) -> None:

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from vardekedja.application import PaymentsUnavailableError, WriterClosedError
 from vardekedja.application.command_thread import CommandAbortedError, CommandTimeoutError
 from vardekedja.application.damage import StreamDamagedError
+from vardekedja.application.payments import ProviderError
 from vardekedja.domain.errors import (
     ConflictError,
     DomainError,
@@ -28,7 +29,6 @@ from vardekedja.domain.errors import (
     RuleViolationError,
 )
 from vardekedja.projections.paging import InvalidCursorError
-from vardekedja.application.payments import ProviderError
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -284,10 +284,9 @@ def _invited(runtime: Runtime, token: str) -> Person | None:
             row = runtime.view(PeopleView).by_invite(views, invite_hash)
         if row is not None or attempt:
             break
-        head = runtime.marketplace.position
-        if runtime.database.processed() >= head:
-            break
-        runtime.wait_for(head, 2.0)
+        # Look again once the views hold the store's head, even when they already do by now: they may
+        # have reached it between the look above and this line, with the invite in that last batch.
+        runtime.wait_for(runtime.marketplace.position, 2.0)
     if row is None:
         return None
     try:

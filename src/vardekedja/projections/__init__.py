@@ -11,8 +11,8 @@ from vardekedja.projections.care import CareProjection
 from vardekedja.projections.catalogue import CatalogueProjection
 from vardekedja.projections.deliveries import DeliveriesProjection
 from vardekedja.projections.impact import ImpactProjection
-from vardekedja.projections.orders import OrdersProjection
 from vardekedja.projections.ledger import LedgerProjection
+from vardekedja.projections.orders import OrdersProjection
 from vardekedja.projections.organisations import OrganisationsProjection
 from vardekedja.projections.payouts import PayoutsProjection
 from vardekedja.projections.people import PeopleProjection
