@@ -258,7 +258,8 @@ def baseline(folder: Path, args: argparse.Namespace) -> Measurement:
 def marketplace(folder: Path, args: argparse.Namespace) -> tuple[Any, Any, Any]:
     env = clean_environment(folder / "var", VARDEKEDJA_OPERATOR_KEY=OPERATOR_KEY)
     printed = subprocess.run([vardekedja(), "demo"], env=env, capture_output=True, text=True, timeout=120, check=True)
-    buyer = dict(re.findall(r"^\s+(\S.*?)\s+(vk_\S+)$", printed.stdout, flags=re.MULTILINE))["Botkyrkabyggen"]
+    keys = re.findall(r"^  (\S.*?)\s{2,}(\S.*?)\s{2,}(vk_\S+)$", printed.stdout, flags=re.MULTILINE)  # name, role, key
+    buyer = {name: key for name, _role, key in keys}["Botkyrkabyggen"]
     port = free_port()
     argv = [vardekedja(), "serve", "--host", HOST, "--port", str(port), "--workers", "1"]
     with ServerProcess(argv, env=env, port=port, log=folder / "server.log") as server:

@@ -73,7 +73,7 @@ def main() -> int:
         env = clean_environment(data)
         subprocess.run([vardekedja(), "init"], env=env, check=True, capture_output=True)
         demo = subprocess.run([vardekedja(), "demo"], env=env, check=True, capture_output=True, text=True).stdout
-        key = re.search(rf"^\s+{BUYER}\s+(vk_\S+)\s*$", demo, re.MULTILINE).group(1)  # type: ignore[union-attr]
+        key = re.search(rf"^\s+{BUYER}\s+buyer\s+(vk_\S+)\s*$", demo, re.MULTILINE).group(1)  # type: ignore[union-attr]
         port = free_port()
         with ServerProcess([vardekedja(), "serve", "--port", str(port)], env=env, port=port,
                            log=data / "serve.log") as server:  # fmt: skip
