@@ -103,6 +103,8 @@ class Served:
     buyer_key: str
     process: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    operator_key: str = ""
+    keys: dict[str, str] = field(default_factory=dict)  # each demo organisation's API key, by its name
 
     @property
     def log(self) -> str:
@@ -139,10 +141,12 @@ def served(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     data_dir = tmp_path_factory.mktemp("browser_data")
     env = {name: value for name, value in os.environ.items() if not name.startswith(("STRIPE_", "VARDEKEDJA_"))}
     env.update({"VARDEKEDJA_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "COLUMNS": "200"})
-    _run(["init"], env)
+    operator = re.search(r"^operator key\s+(vk_\S+)\s*$", _run(["init"], env), re.MULTILINE)
+    assert operator, "`vardekedja init` printed no operator key"
     demo = _run(["demo"], env)
-    keys = re.search(rf"^\s+{BUYER}\s+buyer\s+(vk_\S+)\s*$", demo, re.MULTILINE)
-    assert keys, f"`vardekedja demo` printed no key for {BUYER}:\n{demo}"
+    keys = dict(re.findall(r"^  (\S.*?)\s{2,}(?:designer|workshop|area company|buyer|auditor)\s+(vk_\S+)\s*$", demo,
+                           re.MULTILINE))  # fmt: skip
+    assert BUYER in keys, f"`vardekedja demo` printed no key for {BUYER}:\n{demo}"
 
     # Port 0: the server picks a free one itself, and must then tell the stand-in and the link the real one.
     process = subprocess.Popen(
@@ -180,7 +184,7 @@ def served(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 return False
 
         wait_until(healthy, timeout=START_SECONDS, interval=0.2, what="the server to answer /healthz")
-        yield Served(url, link, keys.group(1), process, output)
+        yield Served(url, link, keys[BUYER], process, output, operator.group(1), keys)
     finally:
         _stop(process)
 

@@ -1,0 +1,356 @@
+"""Each role's way through the web UI, signed in, in a real browser against ``vardekedja serve --local-stripe``.
+
+One server for the module (the payment test's ``served``: init, the demo, and a
+local Stripe stand-in) and one Chromium. The people are invited through the API
+with the keys ``init`` and ``demo`` print, open their invite in the browser,
+choose a password, and then sign in at ``/login`` by the fixed accessible names
+("Email", "Password", "Sign in"). Every page a signed-in person sees is checked
+with axe-core (no serious or critical violation), and no page may log an error
+to the console (a Content-Security-Policy violation is one). Each role's main
+page is photographed into ``VARDEKEDJA_SCREENSHOTS`` when it is set.
+
+What a journey needs from another role (a paid order for the workshop, a
+delivered piece for the area company, a sale for the designer) is done through
+the API with the demo's keys, so each journey stands on its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from tests.e2e.test_payment_page_browser import Served, _enter_card, chromium, served  # noqa: F401 - the fixtures
+from tests.e2e.test_web_browser import _accessible, shots, web_browser  # noqa: F401 - the fixtures
+from tests.payments_support import wait_until
+
+pytestmark = pytest.mark.slow
+
+PAGE_MS = 15_000
+PASSWORD = "kvarnstugan mot ängen 17"
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+WORKSHOP, AREA_COMPANY, DESIGNER = "Fittja Snickeri & Smide", "Botkyrka Områdesföretag", "Studio Allmänning"
+BUYER, AUDITOR = "Botkyrkabyggen", "Revisionsbyrån Granskning"
+SITE = {"name": "Alby gård", "street": "Albyvägen 1", "postal_code": "145 59", "municipality": "Botkyrka"}
+_serial = itertools.count(1)
+
+
+@dataclass
+class Person:
+    email: str
+    organisation: str
+
+
+class Api:
+    """The JSON API with a demo organisation's key (or the operator's)."""
+
+    def __init__(self, server: Served, key: str) -> None:
+        self.server, self.key = server, key
+
+    def __call__(self, method: str, path: str, expect: int = 200, **kwargs: Any) -> Any:
+        answer = httpx.request(method, self.server.url + path, headers={"Authorization": f"Bearer {self.key}"},
+                               timeout=15.0, **kwargs)  # fmt: skip
+        assert answer.status_code == expect, f"{method} {path}: {answer.status_code} {answer.text}"
+        return answer.json() if answer.content else None
+
+
+@dataclass
+class Tab:
+    """A browser tab whose every page is checked: axe-core, and nothing logged as an error."""
+
+    page: Any
+    base: str
+    problems: list[str] = field(default_factory=list)
+    inaccessible: dict[str, list[str]] = field(default_factory=dict)
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.base + path)
+        self.checked()
+
+    def checked(self) -> None:
+        """Run axe-core on the page as it is now; what it finds is kept and failed on at the end."""
+        self.page.wait_for_load_state()
+        found = _accessible(self.page)
+        if found:
+            self.inaccessible[urlsplit(self.page.url).path] = found
+
+    def click(self, role: str, name: str | re.Pattern[str], *, within: Any = None) -> None:
+        """Click and wait for the page the click leads to (every form here answers with a redirect)."""
+        with self.page.expect_navigation():
+            (within or self.page).get_by_role(role, name=name).click()
+        self.checked()
+
+    def path(self) -> str:
+        return urlsplit(self.page.url).path
+
+    def assert_clean(self) -> None:
+        assert not self.inaccessible, self.inaccessible
+        assert not self.problems, self.problems
+
+
+@pytest.fixture
+def tabs(web_browser: Any, server: Served) -> Iterator[Callable[..., Tab]]:  # noqa: F811
+    """New tabs in fresh browser contexts (no cookies shared), closed after the test."""
+    contexts = []
+
+    def open_tab(*, width: int = 1280, language: str = "sv") -> Tab:
+        context = web_browser.new_context(viewport={"width": width, "height": 900},
+                                          locale="sv-SE" if language == "sv" else "en-GB")  # fmt: skip
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(PAGE_MS)
+        tab = Tab(page, server.url)
+        page.on("console", lambda message: tab.problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: tab.problems.append(str(error)))
+        return tab
+
+    yield open_tab
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def operator(server: Served) -> Api:  # noqa: F811
+    return Api(server, server.operator_key)
+
+
+def api_of(server: Served, organisation: str) -> Api:
+    return Api(server, server.keys[organisation])
+
+
+def invite(server: Served, operator: Api, organisation_key: str, name: str, language: str = "sv") -> tuple[str, str]:
+    """A person invited into the organisation whose key this is, through the API: their email and invite link."""
+    organisation_id = Api(server, organisation_key)("GET", "/v1/me")["id"]
+    email = f"person{next(_serial)}@{re.sub(r'[^a-z]', '', name.lower())[:20] or 'example'}.se"
+    invited = operator("POST", f"/v1/organisations/{organisation_id}/people", 201,
+                       json={"name": name, "email": email, "language": language})  # fmt: skip
+    return email, invited["invite_url"]
+
+
+def join(tab: Tab, invite_url: str) -> None:
+    """Open the invite, choose a password and be signed in."""
+    tab.page.goto(invite_url)
+    tab.page.get_by_label("Password", exact=True).fill(PASSWORD)
+    with tab.page.expect_navigation():
+        tab.page.get_by_role("button", name=re.compile("sign in", re.IGNORECASE)).click()
+
+
+def person_of(server: Served, operator: Api, organisation: str, tabs: Callable[..., Tab]) -> Person:
+    """A member of a demo organisation with a password (invited, joined in a tab of its own)."""
+    key = server.operator_key if organisation == "operator" else server.keys[organisation]
+    email, url = invite(server, operator, key, f"Medlem {organisation}")
+    join(tabs(language="en"), url)
+    return Person(email, organisation)
+
+
+def sign_in(tab: Tab, person: Person, home: str, language: str = "sv") -> None:
+    """Sign in at /login by the fixed English names, then open the role's main page in the tab's language."""
+    tab.page.goto(tab.base + "/login?lang=en")
+    tab.page.get_by_label("Email", exact=True).fill(person.email)
+    tab.page.get_by_label("Password", exact=True).fill(PASSWORD)
+    with tab.page.expect_navigation():
+        tab.page.get_by_role("button", name="Sign in", exact=True).click()
+    tab.goto(f"{home}?lang={language}")
+    assert tab.path() == home, f"{person.organisation} was not let into {home}: {tab.page.url}"
+
+
+def photograph(tab: Tab, shots: Path, name: str) -> None:  # noqa: F811
+    tab.page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+
+def pay_on_the_payment_page(tab: Tab) -> None:
+    """On /pay/{id}: a test card that goes through, then the page says it is paid."""
+    tab.page.locator("#pay:enabled").wait_for()
+    tab.checked()
+    _enter_card(tab.page, "4242424242424242")
+    tab.page.get_by_role("button", name="Betala").click()
+    tab.page.locator("#message.paid").filter(has_text="Betalt").wait_for()
+
+
+def paid_order(server: Served, tabs: Callable[..., Tab], design_id: str, quantity: int, install: bool = True) -> str:
+    """An order placed and checked out through the API by the demo buyer, paid with a test card in a tab."""
+    buyer = api_of(server, BUYER)
+    order = buyer("POST", "/v1/orders", 201, json={"delivery_site": SITE, "install": install,
+                                                    "lines": [{"design_id": design_id, "quantity": quantity}]})  # fmt: skip
+    link = buyer("POST", f"/v1/orders/{order['id']}/checkout")["payment_url"]
+    tab = tabs()
+    tab.page.goto(link)
+    pay_on_the_payment_page(tab)
+    wait_until(lambda: buyer("GET", f"/v1/orders/{order['id']}")["status"] == "paid" or None, timeout=10,
+               what="the order to be paid")  # fmt: skip
+    return str(order["id"])
+
+
+def a_design(server: Served, title: str) -> dict[str, Any]:
+    items = api_of(server, BUYER)("GET", "/v1/catalogue", params={"municipality": "Botkyrka", "limit": 100})["items"]
+    return next(item for item in items if item["title"] == title)
+
+
+def window_under_way() -> tuple[datetime, datetime]:
+    start = datetime.now(STOCKHOLM).replace(minute=0, second=0, microsecond=0)
+    return start, start + timedelta(hours=4)
+
+
+def delivered(server: Served, order_id: str) -> str:
+    """The workshop's part through the API: every line made and delivered; the first line's delivery id."""
+    workshop = api_of(server, WORKSHOP)
+    first = None
+    for line in itertools.count(1):
+        order = api_of(server, BUYER)("GET", f"/v1/orders/{order_id}")
+        if line > len(order["lines"]):
+            break
+        production = next(p for p in workshop("GET", "/v1/production-orders", params={"limit": 100})["items"]
+                          if p["order_id"] == order_id and p["line_no"] == line)  # fmt: skip
+        for step, body in (("accept", None), ("start", None), ("complete", {"hours_worked": 6.5})):
+            workshop("POST", f"/v1/production-orders/{production['id']}/{step}", json=body)
+        delivery = wait_until(lambda line=line: next((d for d in workshop("GET", "/v1/deliveries", params={"limit": 100})["items"]
+                                                      if d["order_id"] == order_id and d["line_no"] == line), None),
+                              timeout=10, what="the delivery to open")  # fmt: skip
+        earliest, latest = window_under_way()
+        workshop("POST", f"/v1/deliveries/{delivery['id']}/schedule",
+                 json={"earliest": earliest.isoformat(), "latest": latest.isoformat()})  # fmt: skip
+        workshop("POST", f"/v1/deliveries/{delivery['id']}/dispatch")
+        workshop("POST", f"/v1/deliveries/{delivery['id']}/deliver", json={"received_by": "Fastighetsskötaren"})
+        first = first or str(delivery["id"])
+    assert first is not None
+    return first
+
+
+# The journeys.
+
+
+def buy(tab: Tab, *, english: bool) -> str:
+    """Search, add to the cart, place the order, pay, and see it paid; the order's id."""
+    words = {"search": "Search" if english else "Sök", "add": "Add to cart" if english else "Lägg i varukorgen",
+             "place": "Place order" if english else "Lägg beställning", "pay": "Pay" if english else "Betala"}  # fmt: skip
+    tab.page.get_by_label(words["search"], exact=True).first.fill("bänk")
+    tab.click("button", words["search"])
+    tab.click("link", "Parkbänk Fittja")
+    tab.page.get_by_label("Quantity" if english else "Antal", exact=True).fill("2")
+    tab.click("button", words["add"])
+    assert tab.path() == "/cart"
+    for label, value in zip(("Delivery site name", "Street", "Postal code", "Municipality") if english else
+                            ("Leveransplatsens namn", "Gatuadress", "Postnummer", "Kommun"), SITE.values(), strict=True):  # fmt: skip
+        tab.page.get_by_label(label, exact=True).fill(value)
+    tab.click("button", words["place"])
+    placed = re.fullmatch(r"/orders/([0-9a-f-]{36})", tab.path())
+    assert placed, tab.page.url
+    tab.click("button", re.compile(words["pay"]))
+    assert tab.path().startswith("/pay/")
+    pay_on_the_payment_page(tab)
+    return placed.group(1)
+
+
+def see_it_paid(tab: Tab, order_id: str, paid: str) -> None:
+    def shown() -> bool | None:
+        tab.goto(f"/orders/{order_id}")
+        return paid in tab.page.get_by_role("heading", level=1).inner_text() or None
+
+    wait_until(shown, timeout=10, interval=0.5, what="the order page to say paid")
+
+
+def test_a_buyer_searches_orders_pays_and_sees_the_order_paid(served: Served, operator: Api, tabs: Any,  # noqa: F811
+                                                              shots: Path) -> None:  # noqa: F811
+    buyer = person_of(served, operator, BUYER, tabs)
+    tab = tabs()
+    sign_in(tab, buyer, "/orders")
+    tab.goto("/")
+    order_id = buy(tab, english=False)
+    see_it_paid(tab, order_id, "betald")
+    photograph(tab, shots, "buyer-order-1280")
+    tab.goto("/orders")
+    assert tab.page.get_by_role("row", name=re.compile("Alby gård")).count() >= 1
+    photograph(tab, shots, "buyer-orders-1280")
+    tab.assert_clean()
+
+
+def test_the_same_buyer_journey_in_english_at_360_px(served: Served, operator: Api, tabs: Any,  # noqa: F811
+                                                    shots: Path) -> None:  # noqa: F811
+    buyer = person_of(served, operator, BUYER, tabs)
+    tab = tabs(width=360, language="en")
+    sign_in(tab, buyer, "/orders", language="en")
+    tab.goto("/")
+    order_id = buy(tab, english=True)
+    see_it_paid(tab, order_id, "paid")
+    for path in (f"/orders/{order_id}", "/orders"):
+        tab.goto(path)
+        wide = tab.page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 360, f"{path} is {wide} px wide at 360 px"
+    photograph(tab, shots, "buyer-orders-360-en")
+    tab.assert_clean()
+
+
+def tab_to(tab: Tab, is_it: str, most: int = 80) -> None:
+    """Press Tab until the focused element satisfies ``is_it`` (a JavaScript expression on ``el``)."""
+    for _ in range(most):
+        tab.page.keyboard.press("Tab")
+        if tab.page.evaluate(f"(() => {{ const el = document.activeElement; return !!({is_it}); }})()"):
+            return
+    pytest.fail(f"nothing matching {is_it} can be reached with Tab on {tab.page.url}")
+
+
+def type_into(tab: Tab, is_it: str, text: str) -> None:
+    tab_to(tab, is_it)
+    tab.page.keyboard.press("Control+A")
+    tab.page.keyboard.type(text)
+
+
+def press_and_follow(tab: Tab, key: str) -> None:
+    with tab.page.expect_navigation():
+        tab.page.keyboard.press(key)
+    tab.checked()
+
+
+def labelled(text: str) -> str:
+    return f"el.labels && el.labels[0] && el.labels[0].textContent.trim() === {text!r}"
+
+
+def button(text: str) -> str:
+    return f"el.tagName === 'BUTTON' && el.textContent.trim().startsWith({text!r})"
+
+
+def test_the_same_buyer_journey_by_keyboard_alone(served: Served, operator: Api, tabs: Any) -> None:  # noqa: F811
+    buyer = person_of(served, operator, BUYER, tabs)
+    tab = tabs(language="en")
+    tab.page.goto(tab.base + "/login?lang=en")
+    type_into(tab, labelled("Email"), buyer.email)
+    type_into(tab, labelled("Password"), PASSWORD)
+    tab_to(tab, button("Sign in"))
+    press_and_follow(tab, "Enter")
+    tab.goto("/?lang=en")
+    type_into(tab, "el.type === 'search' || el.name === 'q'", "bänk")
+    press_and_follow(tab, "Enter")
+    tab_to(tab, "el.tagName === 'A' && el.textContent.trim() === 'Parkbänk Fittja'")
+    press_and_follow(tab, "Enter")
+    type_into(tab, labelled("Quantity"), "2")
+    tab_to(tab, button("Add to cart"))
+    press_and_follow(tab, "Space")
+    assert tab.path() == "/cart"
+    for label, value in zip(("Delivery site name", "Street", "Postal code", "Municipality"), SITE.values(), strict=True):
+        type_into(tab, labelled(label), value)
+    tab_to(tab, button("Place order"))
+    press_and_follow(tab, "Enter")
+    placed = re.fullmatch(r"/orders/([0-9a-f-]{36})", tab.path())
+    assert placed, tab.page.url
+    tab_to(tab, button("Pay"))
+    press_and_follow(tab, "Space")
+    tab.page.locator("#pay:enabled").wait_for()
+    tab.checked()
+    for label, value in (("Kortnummer", "4242424242424242"), ("Utgångsmånad (MM)", "12"),
+                         ("Utgångsår (ÅÅ eller ÅÅÅÅ)", "34"), ("CVC", "123"), ("Postnummer", "14551")):  # fmt: skip
+        tab_to(tab, f"el.getAttribute('aria-label') === {label!r} || ({labelled(label)})")
+        tab.page.keyboard.type(value)
+    tab_to(tab, button("Betala"))
+    tab.page.keyboard.press("Enter")
+    tab.page.locator("#message.paid").filter(has_text="Betalt").wait_for()
+    see_it_paid(tab, placed.group(1), "paid")
+    tab.assert_clean()
