@@ -98,7 +98,7 @@ class Tab:
 
 
 @pytest.fixture
-def tabs(web_browser: Any, server: Served) -> Iterator[Callable[..., Tab]]:  # noqa: F811
+def tabs(web_browser: Any, served: Served) -> Iterator[Callable[..., Tab]]:  # noqa: F811
     """New tabs in fresh browser contexts (no cookies shared), closed after the test."""
     contexts = []
 
@@ -108,7 +108,7 @@ def tabs(web_browser: Any, server: Served) -> Iterator[Callable[..., Tab]]:  # n
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(PAGE_MS)
-        tab = Tab(page, server.url)
+        tab = Tab(page, served.url)
         page.on("console", lambda message: tab.problems.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: tab.problems.append(str(error)))
         return tab
@@ -119,8 +119,8 @@ def tabs(web_browser: Any, server: Served) -> Iterator[Callable[..., Tab]]:  # n
 
 
 @pytest.fixture(scope="module")
-def operator(server: Served) -> Api:  # noqa: F811
-    return Api(server, server.operator_key)
+def operator(served: Served) -> Api:  # noqa: F811
+    return Api(served, served.operator_key)
 
 
 def api_of(server: Served, organisation: str) -> Api:
