@@ -29,7 +29,7 @@ from vardekedja.settings import Settings
 from vardekedja.web.errors import install_page_errors
 from vardekedja.web.i18n import LANGUAGES, translations
 from vardekedja.web.kept import KeptPagesMiddleware
-from vardekedja.web.routes import admin, area, audit, cart, orders, public, studio, workshop
+from vardekedja.web.routes import admin, area, audit, cart, impact, orders, public, studio, workshop
 from vardekedja.web.security import web_secret
 
 
@@ -117,6 +117,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         translations(language)  # compile the catalogues now: a broken one stops the start, not a page
     app.include_router(public.router)
     app.include_router(cart.router)
+    app.include_router(impact.router)  # before orders: /orders/impact is no order id
     app.include_router(orders.router)
     app.include_router(studio.router)
     app.include_router(workshop.router)
