@@ -29,7 +29,7 @@ from vardekedja.settings import Settings
 from vardekedja.web.errors import install_page_errors
 from vardekedja.web.i18n import LANGUAGES, translations
 from vardekedja.web.kept import KeptPagesMiddleware
-from vardekedja.web.routes import admin, area, audit, cart, impact, orders, public, studio, workshop
+from vardekedja.web.routes import admin, area, audit, cart, impact, money, orders, public, studio, workshop
 from vardekedja.web.security import web_secret
 
 
@@ -124,6 +124,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(area.router)
     app.include_router(audit.router)
     app.include_router(admin.router)
+    app.include_router(money.router)
     app.mount("/static", Static(packages=[("vardekedja.web", "static")]), name="static")
     install_page_errors(app)
     app.add_middleware(Csrf, settings=settings, skip_if_scope=_not_an_anonymous_form, always_protect=_AnonymousForms())

@@ -30,6 +30,7 @@ STATUSES = {
     "scheduled": N_("scheduled"), "dispatched": N_("dispatched"), "delivered": N_("delivered"),
     "failed": N_("failed"), "installed": N_("installed"), "acknowledged": N_("acknowledged"),
     "resolved": N_("resolved"), "rejected": N_("rejected"),
+    "owed": N_("owed"), "transferred": N_("transferred"), "reversed": N_("reversed"),
 }  # fmt: skip
 
 

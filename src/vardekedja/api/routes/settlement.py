@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 from uuid import UUID
 
 from anyio import to_thread
@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from vardekedja.api.deps import CallerDep, OperatorDep, OverseerDep, RuntimeDep, ViewsDep, WriterDep, recorded
 from vardekedja.api.problems import ApiError
 from vardekedja.api.schemas import Body, Text
+from vardekedja.application.settlement_follower import SettlementFollower
 from vardekedja.domain.claim import Claim
 from vardekedja.domain.design import MAX_ORE
 from vardekedja.domain.order import MAX_LINES
@@ -63,6 +64,15 @@ class TransferFailureOut(BaseModel):
     failures: int
     last_error: str
     last_failed_at: datetime | None
+    next_attempt_at: datetime | None = Field(description="When the settlement follower tries again")
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], follower: SettlementFollower) -> TransferFailureOut:
+        net = row["amount_ore"] - row["reduced_ore"]
+        due = net if row["transfer_id"] is None else row["transferred_ore"] - row["reversed_ore"] - net
+        retry = follower.next_attempt(row["failures"], row["last_failed_at"])
+        return cls(**{name: row[name] for name in cls.model_fields if name not in ("due_ore", "next_attempt_at")},
+                   due_ore=due, next_attempt_at=datetime.fromtimestamp(retry, UTC) if retry else None)  # fmt: skip
 
 
 def _operator_or_self(caller: CallerDep, organisation_id: UUID) -> None:
@@ -128,12 +138,6 @@ async def transfer_failures(caller: OverseerDep, reads: ViewsDep, runtime: Runti
     doubling waits. Operator and auditors."""
 
     def read(views: Connection) -> list[TransferFailureOut]:
-        out = []
-        for row in runtime.view(SettlementView).failing(views):
-            net = row["amount_ore"] - row["reduced_ore"]
-            due = net if row["transfer_id"] is None else row["transferred_ore"] - row["reversed_ore"] - net
-            out.append(TransferFailureOut(**{name: row[name] for name in TransferFailureOut.model_fields
-                                              if name != "due_ore"}, due_ore=due))  # fmt: skip
-        return out
+        return [TransferFailureOut.from_row(row, runtime.settlement) for row in runtime.view(SettlementView).failing(views)]
 
     return await reads.read(read)

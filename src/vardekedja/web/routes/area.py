@@ -23,6 +23,7 @@ from vardekedja.web.auth import PageAreaCompany
 from vardekedja.web.commands import run_then_show
 from vardekedja.web.errors import PageError
 from vardekedja.web.rendering import PageDep
+from vardekedja.web.routes.money import party_money
 
 router = APIRouter(include_in_schema=False)
 HOME = "/area"
@@ -45,6 +46,7 @@ async def area(page: PageDep, caller: PageAreaCompany, reads: ViewsDep, runtime:
             # Opened as the API opens them for the area company: the report's text and the reporter's contact.
             "maintenance": [MaintenanceOrderOut.from_row(row, now).opened(runtime.personal_data, contact=True)
                             for row in care.list_maintenance(connection, party_id=me, limit=50).items],
+            **party_money(runtime, connection, me),
         }  # fmt: skip
 
     return page.render("area.html", **await reads.read(read))

@@ -24,11 +24,11 @@ from vardekedja.api.schemas import DesignIn
 from vardekedja.api.uploads import receive_upload
 from vardekedja.domain.errors import DomainError
 from vardekedja.projections.catalogue import CatalogueView
-from vardekedja.projections.payouts import PayoutsView
 from vardekedja.web.auth import PageDesigner
 from vardekedja.web.commands import act
 from vardekedja.web.errors import PageError
 from vardekedja.web.rendering import Page, PageDep
+from vardekedja.web.routes.money import party_money
 from vardekedja.web.security import form_token_matches
 
 router = APIRouter(include_in_schema=False)
@@ -43,9 +43,7 @@ KRONOR = {"royalty": "royalty_ore", "production_fee": "production_fee_ore", "ins
 async def studio(page: PageDep, designer: PageDesigner, reads: ViewsDep, runtime: RuntimeDep) -> HTMLResponse:
     def read(connection: Connection) -> dict[str, Any]:
         designs = runtime.view(CatalogueView).designs_of(connection, designer.organisation_id)
-        payouts = runtime.view(PayoutsView).list(connection, party_id=designer.organisation_id, limit=20)
-        return {"designs": [_summary(row) for row in designs], "payouts": payouts.items,
-                "royalties": runtime.view(PayoutsView).totals(connection, party_id=designer.organisation_id)}
+        return {"designs": [_summary(row) for row in designs], **party_money(runtime, connection, designer.organisation_id)}
 
     return page.render("studio.html", **await reads.read(read))
 

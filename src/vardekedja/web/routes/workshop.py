@@ -24,6 +24,7 @@ from vardekedja.web.commands import run_then_show
 from vardekedja.web.errors import PageError
 from vardekedja.web.i18n import STOCKHOLM
 from vardekedja.web.rendering import PageDep
+from vardekedja.web.routes.money import party_money
 
 router = APIRouter(include_in_schema=False)
 HOME = "/workshop"
@@ -45,7 +46,8 @@ async def workshop(page: PageDep, caller: PageWorkshop, reads: ViewsDep, runtime
         return {"open": [o for o in orders if o.status == "open"],
                 "titles": {o.delivery_id: f"{o.title} × {o.quantity}" for o in orders if o.delivery_id},
                 "held": [o for o in orders if o.status != "open"], "files": files,
-                "deliveries": [DeliveryOut.from_row(row) for row in deliveries.items]}  # fmt: skip
+                "deliveries": [DeliveryOut.from_row(row) for row in deliveries.items],
+                **party_money(runtime, connection, caller.organisation_id)}  # fmt: skip
 
     return page.render("workshop.html", **await reads.read(read))
 
