@@ -24,7 +24,6 @@ from vardekedja.api.metrics import Metrics, MetricsMiddleware
 from vardekedja.api.pages import PageCacheMiddleware
 from vardekedja.api.problems import PROBLEM_JSON, Problem, install_problem_handlers, problem
 from vardekedja.api.routes import (
-    asset_page,
     audit,
     bookkeeping,
     care,
@@ -147,7 +146,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(care.maintenance, prefix="/v1", responses=WRITE)
     app.include_router(impact.router, prefix="/v1", responses=READ)
     app.include_router(open311.router)
-    app.include_router(asset_page.router)
     app.state.client_limits = ClientLimits(settings.report_rate_limit, settings.public_read_rate_limit)
     app.include_router(sign_in.router)
     _operations(app)

@@ -80,8 +80,11 @@ class ClientLimits:
                               headers={"Retry-After": str(wait)})  # fmt: skip
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """The form's fields, once each; refused when it is not a form, too large, or a field repeats or is unknown."""
+async def read_form(request: Request, also: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The form's fields, once each; refused when it is not a form, too large, or a field repeats or is unknown.
+
+    ``also`` names fields a way in adds of its own (the web page's form token); they are read and left out.
+    """
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
         raise ReportError(415, "send the report as application/x-www-form-urlencoded")
@@ -91,11 +94,13 @@ async def read_form(request: Request) -> dict[str, str]:
         if len(body) > MAX_FORM_BYTES:
             raise ReportError(413, f"the report is over {MAX_FORM_BYTES // 1024} KiB")
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=len(KNOWN_FIELDS))
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=len(KNOWN_FIELDS | also))
     except (UnicodeDecodeError, ValueError):
         raise ReportError(400, "the form could not be read (UTF-8, at most one of each field)") from None
     fields: dict[str, str] = {}
     for name, value in pairs:
+        if name in also:
+            continue
         if name not in KNOWN_FIELDS:
             raise ReportError(400, f"unknown field {name!r}", name)
         if name in fields:

@@ -29,7 +29,7 @@ from vardekedja.settings import Settings
 from vardekedja.web.errors import install_page_errors
 from vardekedja.web.i18n import LANGUAGES, translations
 from vardekedja.web.kept import KeptPagesMiddleware
-from vardekedja.web.routes import admin, area, audit, cart, impact, money, orders, public, studio, workshop
+from vardekedja.web.routes import admin, area, audit, care, cart, impact, money, orders, public, studio, workshop
 from vardekedja.web.security import web_secret
 
 
@@ -47,7 +47,7 @@ class Static(StaticFiles):
 
 # The forms this token protects: the cart's, which need no sign-in. Forms of signed-in people carry their
 # session's own CSRF token instead (api/sessions.py), and the JSON API with a session cookie the header.
-ANONYMOUS_FORMS = ("/cart", "/orders", "/studio", "/workshop", "/area", "/admin")  # signed-in pages' forms too, until they carry the session's token
+ANONYMOUS_FORMS = ("/a/", "/cart", "/orders", "/studio", "/workshop", "/area", "/admin")  # signed-in pages' forms too, until they carry the session's token
 
 
 class _AnonymousForms:
@@ -118,6 +118,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(public.router)
     app.include_router(cart.router)
     app.include_router(impact.router)  # before orders: /orders/impact is no order id
+    app.include_router(care.router)  # and /orders/maintenance
     app.include_router(orders.router)
     app.include_router(studio.router)
     app.include_router(workshop.router)

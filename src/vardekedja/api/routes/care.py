@@ -75,7 +75,7 @@ async def asset_qr(asset_id: UUID, caller: CallerDep, reads: ViewsDep, runtime: 
                    request: Request) -> Response:  # fmt: skip
     """A QR code (SVG) for the absolute address of the piece's public page, `/a/{code}`, to print on its label."""
     row = await reads.read(lambda views: _asset_row(runtime, views, caller, asset_id))
-    url = str(request.url_for("asset_page", code=row["code"]))
+    url = f"{request.base_url}a/{row['code']}"  # the web UI's page for the piece
     out = io.BytesIO()
     segno.make(url, error="m").save(out, kind="svg", scale=4, title=f"{row['title']} {row['code']}")
     return Response(out.getvalue(), media_type="image/svg+xml")
