@@ -157,7 +157,13 @@ class Rows:
 
 
 class View:
-    """A projection's tables, named with an optional suffix so a rebuild can build beside them."""
+    """A projection's tables, named with an optional suffix so a rebuild can build beside them.
+
+    ``version`` is kept in the tracking row. Raise it whenever what the projection writes for the same events
+    changes (a new status, a fixed rule): a view made by another version is rebuilt from the events on start.
+    """
+
+    version = 1
 
     def __init__(self, name: str, suffix: str = "") -> None:
         self.name = name
@@ -177,6 +183,7 @@ class View:
             self.metadata,
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
             sa.Column("position", sa.BigInteger, nullable=False),
+            sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         )
         self._position = sa.select(self.tracking.c.position)
         self._advance = (
@@ -228,8 +235,17 @@ class View:
         self.metadata.create_all(connection)
         for statement in self.extra_ddl(connection.dialect.name):
             connection.exec_driver_sql(statement)
+        if "version" not in {column["name"] for column in sa.inspect(connection).get_columns(self.tracking.name)}:
+            # Tracking from before views had versions: they were all version 1.
+            connection.exec_driver_sql(f"ALTER TABLE {self.tracking.name} ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
         if connection.execute(sa.select(sa.func.count()).select_from(self.tracking)).scalar_one() == 0:
-            connection.execute(self.tracking.insert().values(id=1, position=0))
+            connection.execute(self.tracking.insert().values(id=1, position=0, version=self.version))
+
+    def stored_version(self, connection: Connection) -> int:
+        """The version of the code that made the view's rows (1 where the tracking predates versions)."""
+        if "version" not in {column["name"] for column in sa.inspect(connection).get_columns(self.tracking.name)}:
+            return 1
+        return int(connection.execute(sa.select(self.tracking.c.version)).scalar_one_or_none() or self.version)
 
     def drop(self, connection: Connection) -> None:
         for name in self.extra_tables(connection.dialect.name):

@@ -49,9 +49,10 @@ class ViewDatabase:
                 view.create(connection)
 
     def outdated(self, views: Iterable[View]) -> list[str]:
-        """The views an older version made: some of their tables exist, but a table or column this one
-        declares is missing. ``create`` would add the missing tables empty and never changes one that
-        exists, so such a view must be rebuilt from the events. (A view with no tables at all is new.)
+        """The views another version made: some of their tables exist, but a table or column this one
+        declares is missing, or their tracking row holds another ``View.version``. ``create`` would add the
+        missing tables empty and never changes one that exists, so such a view must be rebuilt from the
+        events. (A view with no tables at all is new.)
         """
         found = []
         with self.reader.connect() as connection:
@@ -59,6 +60,7 @@ class ViewDatabase:
             existing = set(inspector.get_table_names(schema=self._schema))
             for view in views:
                 wanted = {table.name: set(table.columns.keys()) for table in view.metadata.tables.values()}
+                wanted[view.tracking.name].discard("version")  # ``create`` adds it to tracking from before
                 for table, columns in view.extra_columns(self.dialect).items():
                     wanted.setdefault(table, set()).update(columns)
                 if not existing & wanted.keys():
@@ -70,6 +72,9 @@ class ViewDatabase:
                     if not columns <= present:
                         found.append(view.name)
                         break
+                else:
+                    if view.stored_version(connection) != view.version:
+                        found.append(view.name)
         return found
 
     @property

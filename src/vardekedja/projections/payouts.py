@@ -16,6 +16,8 @@ from vardekedja.storage.types import UtcDateTime
 
 
 class PayoutsView(View):
+    version = 2  # 2: status, transfer and claims (Payout.Transferred, TransferAttached, Reduced, Reversed)
+
     def define(self) -> None:
         self.payouts = sa.Table(
             self.table_name("payouts"),
