@@ -98,7 +98,7 @@ class Tab:
 
 
 @pytest.fixture
-def tabs(web_browser: Any, served: Served) -> Iterator[Callable[..., Tab]]:  # noqa: F811
+def tabs(web_browser: Any, served: Served, request: pytest.FixtureRequest) -> Iterator[Callable[..., Tab]]:  # noqa: F811
     """New tabs in fresh browser contexts (no cookies shared), closed after the test."""
     contexts = []
 
@@ -113,7 +113,10 @@ def tabs(web_browser: Any, served: Served) -> Iterator[Callable[..., Tab]]:  # n
         page.on("pageerror", lambda error: tab.problems.append(str(error)))
         return tab
 
+    failed_before = request.session.testsfailed
     yield open_tab
+    if request.session.testsfailed > failed_before:  # the server's side of what went wrong
+        print(f"server:\n{served.log}")
     for context in contexts:
         context.close()
 
@@ -192,7 +195,7 @@ def paid_order(server: Served, tabs: Callable[..., Tab], design_id: str, quantit
 
 def a_design(server: Served, title: str) -> dict[str, Any]:
     items = api_of(server, BUYER)("GET", "/v1/catalogue", params={"municipality": "Botkyrka", "limit": 100})["items"]
-    return next(item for item in items if item["title"] == title)
+    return next(item for item in items if item["published"]["title"] == title)
 
 
 def window_under_way() -> tuple[datetime, datetime]:
@@ -353,4 +356,60 @@ def test_the_same_buyer_journey_by_keyboard_alone(served: Served, operator: Api,
     tab.page.keyboard.press("Enter")
     tab.page.locator("#message.paid").filter(has_text="Betalt").wait_for()
     see_it_paid(tab, placed.group(1), "paid")
+    tab.assert_clean()
+
+
+def card(tab: Tab, heading: str, button: str) -> Any:
+    """The one card on the page headed ``heading`` that offers ``button``."""
+    found = (tab.page.locator("article").filter(has=tab.page.get_by_role("heading", name=re.compile(re.escape(heading))))
+             .filter(has=tab.page.get_by_role("button", name=button, exact=True)))  # fmt: skip
+    assert found.count() == 1, f"{found.count()} cards headed {heading!r} with {button!r} on {tab.page.url}"
+    return found
+
+
+def test_a_workshop_takes_makes_schedules_dispatches_and_delivers(served: Served, operator: Api, tabs: Any,  # noqa: F811
+                                                                  shots: Path) -> None:  # noqa: F811
+    design = a_design(served, "Parkbänk Fittja")
+    order_id = paid_order(served, tabs, design["id"], 5)
+    worker = person_of(served, operator, WORKSHOP, tabs)
+    tab = tabs()
+    sign_in(tab, worker, "/workshop")
+    work = "Parkbänk Fittja × 5"
+    photograph(tab, shots, "workshop-1280")
+    tab.click("button", "Ta uppdraget", within=card(tab, work, "Ta uppdraget"))
+    tab.click("button", "Börja", within=card(tab, work, "Börja"))
+    making = card(tab, work, "Klar")
+    making.get_by_label("Arbetade timmar").fill("7,5")
+    tab.click("button", "Klar", within=making)
+    assert tab.page.locator("article").filter(has_text=work).filter(has_text="7,5 timmar").count() == 1
+    earliest, latest = window_under_way()
+    delivery = card(tab, work, "Planera")
+    delivery.get_by_label("Tidigast").fill(earliest.strftime("%Y-%m-%dT%H:%M"))
+    delivery.get_by_label("Senast").fill(latest.strftime("%Y-%m-%dT%H:%M"))
+    tab.click("button", "Planera", within=delivery)
+    tab.click("button", "Skicka", within=card(tab, work, "Skicka"))
+    sent = card(tab, work, "Levererad")
+    sent.get_by_label("Mottagen av").fill("Fastighetsskötaren")
+    tab.click("button", "Levererad", within=sent)
+    timeline = api_of(served, BUYER)("GET", f"/v1/orders/{order_id}")["timeline"]
+    assert "delivered" in [entry["kind"] for entry in timeline], timeline
+    photograph(tab, shots, "workshop-after-1280")
+    tab.assert_clean()
+
+
+def test_an_area_company_installs_a_delivered_piece(served: Served, operator: Api, tabs: Any,  # noqa: F811
+                                                     shots: Path) -> None:  # noqa: F811
+    order_id = paid_order(served, tabs, a_design(served, "Parkbänk Fittja")["id"], 6)
+    delivered(served, order_id)
+    installer = person_of(served, operator, AREA_COMPANY, tabs)
+    tab = tabs()
+    sign_in(tab, installer, "/area")
+    piece = "Parkbänk Fittja × 6"
+    to_install = card(tab, piece, "Installera")
+    assert f"{SITE['name']}, {SITE['street']}" in to_install.inner_text()
+    photograph(tab, shots, "area-1280")
+    tab.click("button", "Installera", within=to_install)
+    assert tab.page.locator("article").filter(has_text=piece).filter(has_text="installerad").count() == 1
+    timeline = api_of(served, BUYER)("GET", f"/v1/orders/{order_id}")["timeline"]
+    assert "installed" in [entry["kind"] for entry in timeline], timeline
     tab.assert_clean()

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi.testclient import TestClient
 
 from tests.api.care_support import installed_pieces
-from tests.api.support import Cast, payment_provider_confirms, place, publish
+from tests.api.support import SITE, Cast, payment_provider_confirms, place, publish
 from tests.chain import window
 from tests.web.conftest import caught_up
 from tests.web.test_orders import sign_in
@@ -40,6 +40,8 @@ def test_the_area_company_installs_a_delivered_piece(client: TestClient, runtime
     sign_in(client, cast.area_company)
     page = client.get("/area").text
     assert re.findall(r'action="/area/deliveries/([0-9a-f-]{36})/install"', page) == [str(delivery)]
+    # What is to be installed and where, in words, and the button says what it does.
+    assert "Parkbänk Fittja × 1" in page and f"{SITE.name}, {SITE.street}" in page and ">Installera</button>" in page
     installed = client.post(f"/area/deliveries/{delivery}/install", data={"csrftoken": _token(page)})
     assert installed.status_code == 200 and "/install" not in installed.text
     assert app.delivery(delivery).status.value == "installed"

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 
-from tests.api.support import Cast, design_body, ok, payment_provider_confirms, place
+from tests.api.support import SITE, Cast, design_body, ok, payment_provider_confirms, place
 from tests.web.conftest import caught_up
 from tests.web.test_media import upload
 from tests.web.test_orders import sign_in
@@ -43,6 +43,7 @@ def test_the_workshop_takes_makes_and_delivers_a_piece(client: TestClient, runti
     act(f"/workshop/production/{production}/start")
     page = act(f"/workshop/production/{production}/complete", hours_worked="7,5", notes="slipad")
     [delivery] = re.findall(r'action="/workshop/deliveries/([0-9a-f-]{36})/schedule"', page)
+    assert f"{SITE.name}, {SITE.street}, {SITE.postal_code} {SITE.municipality}" in page  # where to deliver
     page = act(f"/workshop/deliveries/{delivery}/schedule", earliest="2026-12-07T08:00", latest="2026-12-07T12:00")
     assert "7 dec. 2026 08:00" in page  # shown in Swedish time, as entered
     act(f"/workshop/deliveries/{delivery}/dispatch")
@@ -66,3 +67,22 @@ def test_wrong_hours_are_refused_and_another_role_is_turned_away(client: TestCli
     assert refused.status_code == 422 and "Skriv arbetade timmar" in refused.text
     sign_in(client, cast.buyer)
     assert client.get("/workshop").status_code == 403
+
+
+def test_notes_are_optional_when_the_work_is_done(client: TestClient, runtime: Runtime, cast: Cast) -> None:
+    draft = ok(cast.designer.post("/v1/designs", json=design_body()), 201)
+    ok(cast.designer.post(f"/v1/designs/{draft['id']}/publish"))
+    order = place(cast.buyer, (draft["id"], 1))
+    payment_provider_confirms(cast.buyer.api, order["id"])
+    caught_up(runtime)
+    sign_in(client, cast.workshop)
+    page = client.get("/workshop").text
+    [production] = re.findall(r'action="/workshop/production/([0-9a-f-]{36})/accept"', page)
+    for action in ("accept", "start"):
+        page = client.post(f"/workshop/production/{production}/{action}", data={"csrftoken": _token(page)}).text
+    form = page[page.index(f"/workshop/production/{production}/complete"):].split("</form>")[0]
+    assert re.search(r'name="hours_worked"[^>]* required', form) and not re.search(r'name="notes"[^>]* required', form)
+    done = client.post(f"/workshop/production/{production}/complete", data={"csrftoken": _token(page),
+                                                                            "hours_worked": "3"})  # fmt: skip
+    assert done.status_code == 200, done.text
+    assert runtime.marketplace.production_order(UUID(production)).hours_worked == 3

@@ -19,6 +19,7 @@ from vardekedja.api.deps import RuntimeDep, ViewsDep
 from vardekedja.api.resources import DeliveryOut
 from vardekedja.projections.care import CareView
 from vardekedja.projections.deliveries import DeliveriesView
+from vardekedja.projections.production import ProductionView
 from vardekedja.web.auth import PageAreaCompany
 from vardekedja.web.commands import run_then_show
 from vardekedja.web.errors import PageError
@@ -37,11 +38,14 @@ async def area(page: PageDep, caller: PageAreaCompany, reads: ViewsDep, runtime:
     def read(connection: Connection) -> dict[str, Any]:
         me = caller.organisation_id
         deliveries = runtime.view(DeliveriesView).list(connection, party_id=me, limit=50)
-        care = runtime.view(CareView)
+        care, production = runtime.view(CareView), runtime.view(ProductionView)
+        to_install = [d for d in (DeliveryOut.from_row(row) for row in deliveries.items)
+                      if d.install and d.area_company_id == me and d.status in ("scheduled", "dispatched", "delivered",
+                                                                                  "installed")]  # fmt: skip
+        made = {d.id: production.production_order(connection, d.production_order_id) for d in to_install}
         return {
-            "to_install": [d for d in (DeliveryOut.from_row(row) for row in deliveries.items)
-                           if d.install and d.area_company_id == me and d.status in ("scheduled", "dispatched",
-                                                                                      "delivered", "installed")],
+            "to_install": to_install,
+            "titles": {key: f"{row['title']} × {row['quantity']}" for key, row in made.items() if row},
             "assets": [AssetOut.from_row(row) for row in care.list_assets(connection, party_id=me, limit=50).items],
             # Opened as the API opens them for the area company: the report's text and the reporter's contact.
             "maintenance": [MaintenanceOrderOut.from_row(row, now).opened(runtime.personal_data, contact=True)
