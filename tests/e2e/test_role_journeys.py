@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -412,4 +413,29 @@ def test_an_area_company_installs_a_delivered_piece(served: Served, operator: Ap
     assert tab.page.locator("article").filter(has_text=piece).filter(has_text="installerad").count() == 1
     timeline = api_of(served, BUYER)("GET", f"/v1/orders/{order_id}")["timeline"]
     assert "installed" in [entry["kind"] for entry in timeline], timeline
+    tab.assert_clean()
+
+
+def test_an_auditor_verifies_the_log_and_sees_a_stream_as_of_a_time(served: Served, operator: Api, tabs: Any,  # noqa: F811
+                                                                    shots: Path) -> None:  # noqa: F811
+    buyer = api_of(served, BUYER)
+    order = buyer("POST", "/v1/orders", 201, json={"delivery_site": SITE, "install": False, "lines": [
+        {"design_id": a_design(served, "Parkbänk Fittja")["id"], "quantity": 1}]})  # fmt: skip
+    time.sleep(1.1)
+    between = datetime.now(STOCKHOLM)
+    time.sleep(1.1)
+    buyer("POST", f"/v1/orders/{order['id']}/cancel", json={"reason": "fel antal"})
+    auditor = person_of(served, operator, AUDITOR, tabs)
+    tab = tabs()
+    sign_in(tab, auditor, "/audit")
+    photograph(tab, shots, "audit-1280")
+    tab.click("link", "Verifiera hela loggen")
+    assert "Loggen håller ihop" in tab.page.get_by_role("status").inner_text()
+    tab.goto(f"/audit/streams/{order['id']}")
+    assert tab.page.locator("ol.timeline li").count() == 2  # placed, then cancelled
+    tab.page.get_by_label("Som den stod vid (svensk tid)").fill(between.strftime("%Y-%m-%dT%H:%M:%S"))
+    tab.click("button", "Visa")
+    assert tab.page.locator("ol.timeline li").count() == 1 and "Order.Placed" in tab.page.locator("ol.timeline").inner_text()
+    assert '"status": "placed"' in tab.page.locator("pre.state").inner_text()
+    photograph(tab, shots, "audit-stream-1280")
     tab.assert_clean()

@@ -35,3 +35,15 @@ def test_the_auditor_reads_the_log_verifies_it_and_sees_a_stream_as_of_a_time(cl
     assert client.get(f"/audit/streams/{draft['id']}", params={"as_of": "igår"}).status_code == 422
     sign_in(client, cast.buyer)
     assert client.get("/audit").status_code == 403
+
+
+def test_event_times_are_shown_in_swedish_time_to_the_second(client: TestClient, runtime: Runtime, cast: Cast) -> None:
+    draft = ok(cast.designer.post("/v1/designs", json=design_body(title="Bänk A")), 201)
+    caught_up(runtime)
+    sign_in(client, cast.auditor)
+    [event] = ok(cast.auditor.get(f"/v1/audit/streams/{draft['id']}"))["events"]
+    shown = datetime.fromisoformat(event["time"]).astimezone(STOCKHOLM).strftime("%H:%M:%S")
+    stream = client.get(f"/audit/streams/{draft['id']}").text
+    assert shown in stream and 'type="datetime-local" step="1"' in stream  # a time can be given to the second
+    log = client.get("/audit", params={"after": event.get("position") or 0}).text
+    assert f'<time datetime="{event["time"]}">' in stream and shown in log

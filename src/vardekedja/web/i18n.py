@@ -114,3 +114,8 @@ class Formats:
 
     def datetime(self, value: datetime) -> str:
         return format_datetime(value, format="d MMM y HH:mm", tzinfo=STOCKHOLM, locale=self.locale)
+
+    def instant(self, value: datetime | str) -> str:
+        """To the second, in Swedish time: an event's time in the audit log (given as ISO 8601 text there)."""
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return format_datetime(moment, format="d MMM y HH:mm:ss", tzinfo=STOCKHOLM, locale=self.locale)

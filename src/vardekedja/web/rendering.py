@@ -67,7 +67,7 @@ def _environment(language: str) -> jinja2.Environment:
         return Markup('<span class="money">{}</span>').format(formats.money(ore))
 
     environment.filters.update(
-        money=money, number=formats.number, date=formats.date, datetime=formats.datetime,
+        money=money, number=formats.number, date=formats.date, datetime=formats.datetime, instant=formats.instant,
         word=lambda value: vocabulary.word(gettext, value),
         status=lambda value: vocabulary.status(gettext, value),
         event=lambda value: vocabulary.event(gettext, value),
