@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.api.test_people import LOOPBACK, OPERATOR, invite, join, new_browser, organisation, sign_in
-from vardekedja.api import create_app
 from vardekedja.audit.log import export
 from vardekedja.audit.replay import replay_views
 from vardekedja.personal_data import is_sealed, sealed_subject
@@ -29,6 +28,7 @@ from vardekedja.projections.database import ViewDatabase
 from vardekedja.projections.people import PeopleView
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
+from vardekedja.web import create_web_app
 
 NAME = "Ebba Raderad-Lindqvist"
 EMAIL = "ebba.raderad@example.se"
@@ -57,7 +57,7 @@ def sealed_values(text: str, person: UUID) -> list[str]:
 
 @pytest.fixture
 def browser(any_runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime=any_runtime), base_url=LOOPBACK) as client:
+    with TestClient(create_web_app(runtime=any_runtime), base_url=LOOPBACK) as client:
         yield client
 
 

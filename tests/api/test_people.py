@@ -21,27 +21,28 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import OPERATOR_KEY
 from tests.api.support import org_number
-from vardekedja.api import create_app
 from vardekedja.api.sessions import COOKIE, SessionStore
 from vardekedja.api.sign_in import SignInThrottle
 from vardekedja.application import passwords
 from vardekedja.projections.people import PeopleView
 from vardekedja.runtime import Runtime
+from vardekedja.web import create_web_app
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_KEY}"}
 PASSWORD = "kvarnstugan mot ängen 17"
 LOOPBACK = "http://127.0.0.1"
+ENGLISH = {"Accept-Language": "en"}  # the pages' messages read below are the English ones
 
 
 @pytest.fixture
 def browser(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime=runtime), base_url=LOOPBACK) as client:
+    with TestClient(create_web_app(runtime=runtime), base_url=LOOPBACK, headers=ENGLISH) as client:
         yield client
 
 
 def new_browser(browser: TestClient) -> TestClient:
-    """Another browser on the same app (its own cookies)."""
-    return TestClient(browser.app, base_url=LOOPBACK)
+    """Another browser on the same app (its own cookies), reading English."""
+    return TestClient(browser.app, base_url=LOOPBACK, headers=ENGLISH)
 
 
 def organisation(client: TestClient, role: str = "buyer", name: str = "Botkyrkabyggen") -> UUID:

@@ -40,7 +40,8 @@ def token_in(page: str, action: str) -> str:
 
 def test_a_person_joins_signs_in_acts_and_is_refused_once_removed(server: ServerProcess) -> None:
     with httpx.Client(base_url=server.url, timeout=10.0) as operator, \
-            httpx.Client(base_url=server.url, timeout=10.0, follow_redirects=True) as browser:  # fmt: skip
+            httpx.Client(base_url=server.url, timeout=10.0, follow_redirects=True,
+                         headers={"Accept-Language": "en"}) as browser:  # fmt: skip
         organisation = ok(operator.post("/v1/organisations", headers=bearer(OPERATOR_KEY), json={
             "name": "Botkyrkabyggen", "role": "buyer", "org_number": ORG_NUMBERS[0], "municipality": "Botkyrka"}),
             201)["id"]  # fmt: skip
@@ -51,7 +52,8 @@ def test_a_person_joins_signs_in_acts_and_is_refused_once_removed(server: Server
 
         page = browser.get(path)
         joined = browser.post(path, data={"password": PASSWORD, "csrf_token": token_in(page.text, "/invite/")})
-        assert joined.status_code == 200 and "You are signed in for Botkyrkabyggen" in joined.text  # after 303
+        assert joined.status_code == 200 and joined.url.path == "/orders"  # the buyer's main page, after 303
+        assert "Anna Berg, Botkyrkabyggen" in joined.text and 'action="/logout"' in joined.text
         assert ok(browser.get("/v1/me"))["id"] == organisation
         csrf = token_in(browser.get("/login").text, "/logout")
         ok(browser.post(f"/v1/organisations/{organisation}/people", headers={"X-CSRF-Token": csrf},

@@ -111,21 +111,22 @@ def test_paying_without_payments_set_up_says_so(client: TestClient, runtime: Run
 
 def test_pages_see_the_person_of_a_live_session(client: TestClient, cast: Cast) -> None:
     from types import SimpleNamespace
+    from uuid import uuid4
 
     real = client.app.state.sessions  # type: ignore[attr-defined]
 
     class Sessions:  # the people module's session store, as far as pages use it
         async def session_of(self, request: object) -> object | None:
             live = request.cookies.get("vardekedja_session") == "live"  # type: ignore[attr-defined]
-            return SimpleNamespace(organisation_id=cast.buyer.id, role="buyer",
-                                   organisation_name=cast.buyer.name) if live else None  # fmt: skip
+            return SimpleNamespace(organisation_id=cast.buyer.id, role="buyer", organisation_name=cast.buyer.name,
+                                   person_id=uuid4(), csrf_token="t") if live else None  # fmt: skip
 
         def dispose(self) -> None:
             real.dispose()
 
     client.app.state.sessions = Sessions()  # type: ignore[attr-defined]
     signed_out = client.get("/orders")
-    assert signed_out.status_code == 401 and 'href="/login"' in signed_out.text
+    assert signed_out.status_code == 401 and 'href="/login?next=/orders"' in signed_out.text
     client.cookies.set("vardekedja_session", "live")
     signed_in = client.get("/orders")
     assert signed_in.status_code == 200 and 'href="/orders" aria-current="page"' in signed_in.text

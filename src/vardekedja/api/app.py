@@ -147,7 +147,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(impact.router, prefix="/v1", responses=READ)
     app.include_router(open311.router)
     app.state.client_limits = ClientLimits(settings.report_rate_limit, settings.public_read_rate_limit)
-    app.include_router(sign_in.router)
     _operations(app)
 
     app.add_middleware(PageCacheMiddleware)

@@ -1,9 +1,11 @@
-"""Signing in and out: the ``/login``, ``/invite/{token}`` and ``POST /logout`` pages.
+"""Signing in and out, and joining with an invite: the rules, written once (the web UI's pages show them).
 
-Plain server-rendered HTML that works without JavaScript. Forms shown before
-signing in carry a token that must match a cookie set with the form (double
-submit), so another site cannot sign someone in behind their back; ``/logout``
-takes the session's own CSRF token. Passwords are checked with Argon2id on a
+``sign_in`` and ``accept_invite`` start a session or raise ``SignInRefusedError``
+saying why; ``signed_in`` answers with the session cookie; ``sign_out`` ends it.
+Forms shown before signing in carry a token that must match a cookie set with
+the form (``form_token``, ``with_form_cookie``: double submit), so another site
+cannot sign someone in behind their back; signing out takes the session's own
+CSRF token. Passwords are checked with Argon2id on a
 worker thread. Failed sign-ins are counted per email and per client address
 (``SignInThrottle``): after a few, each answer is slowed down, and past the
 limit the answer is 429 until the window has passed.
@@ -12,6 +14,7 @@ limit the answer is 429 until the window has passed.
 from __future__ import annotations
 
 import asyncio
+import enum
 import hashlib
 import hmac
 import logging
@@ -19,18 +22,16 @@ import re
 import secrets
 import time
 from datetime import datetime, timezone
-from html import escape
-from typing import Annotated
 from uuid import UUID
 
 from anyio import to_thread
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
 from limits import RateLimitItemPerMinute, storage, strategies
 
 from vardekedja.api.sessions import (
     COOKIE,
-    CSRF_FIELD,
+    Session,
     SessionStore,
     check_csrf,
     clear_session_cookie,
@@ -45,11 +46,8 @@ from vardekedja.domain.person import Person, PersonStatus
 from vardekedja.projections.people import PeopleView
 from vardekedja.runtime import Runtime
 
-router = APIRouter(include_in_schema=False)
-
 FORM_COOKIE = "vardekedja_form"
 _INVITE = re.compile(r"/invite/[^/?\s]+")
-HOME = "/login"  # where a signed-in person lands; the web UI's start page once it exists
 WINDOW_MINUTES = 15
 PER_EMAIL = 5  # failed sign-ins for one email within the window, then 429
 PER_CLIENT = 20  # failed sign-ins from one address within the window, then 429
@@ -118,32 +116,18 @@ def throttle(request: Request) -> SignInThrottle:
     return found
 
 
-# Pages.
+# Forms shown before signing in: a token in the form that must match the one in a cookie set with it.
 
 
-def _page(title: str, body: str, *, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
-    html = (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)} – Värdekedja</title></head>\n"
-        f"<body><main><h1>{escape(title)}</h1>\n{body}\n</main></body></html>\n"
-    )
-    response = HTMLResponse(html, status_code=status, headers=headers)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _alert(message: str | None) -> str:
-    return f'<p role="alert">{escape(message)}</p>\n' if message else ""
-
-
-def _form_token(request: Request) -> str:
+def form_token(request: Request) -> str:
+    """The token for a sign-in or invite form (the browser's, if it has one); send it with ``with_form_cookie``."""
     return request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
 
 
-def _with_form_cookie(response: Response, request: Request, token: str) -> Response:
+def with_form_cookie(response: Response, request: Request, token: str) -> Response:
     response.set_cookie(FORM_COOKIE, token, max_age=3600, httponly=True, samesite="lax",
                         secure=secure_cookie(request), path="/")  # fmt: skip
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -152,63 +136,56 @@ def _form_token_ok(request: Request, presented: str | None) -> bool:
     return bool(expected and presented) and hmac.compare_digest(expected.encode(), (presented or "").encode())
 
 
-def _login_form(request: Request, *, email: str = "", error: str | None = None, status: int = 200,
-                headers: dict[str, str] | None = None, before: str = "") -> Response:  # fmt: skip
-    token = _form_token(request)
-    body = (
-        before
-        + _alert(error)
-        + '<form method="post" action="/login">\n'
-        f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(token)}">\n'
-        '<p><label for="email">Email</label><br>'
-        f'<input id="email" name="email" type="email" autocomplete="username" required value="{escape(email)}"></p>\n'
-        '<p><label for="password">Password</label><br>'
-        '<input id="password" name="password" type="password" autocomplete="current-password" required></p>\n'
-        '<p><button type="submit">Sign in</button></p>\n</form>'
-    )
-    return _with_form_cookie(_page("Sign in", body, status=status, headers=headers), request, token)
+class Refusal(enum.Enum):
+    """Why signing in or joining was refused, with the status the page answers with."""
+
+    FORM_EXPIRED = 403
+    TOO_MANY = 429
+    WRONG = 401
+    INVITE_NOT_VALID = 404
+    PASSWORD_REFUSED = 422
 
 
-def _signed_in_part(organisation_name: str, csrf_token: str) -> str:
-    return (
-        f"<p>You are signed in for {escape(organisation_name)}.</p>\n"
-        '<form method="post" action="/logout">\n'
-        f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token)}">\n'
-        '<button type="submit">Sign out</button>\n</form>\n'
-        "<h2>Sign in as someone else</h2>\n"
-    )
+class SignInRefusedError(Exception):
+    """Signing in or joining did not happen; ``rule`` is the broken password rule, ``retry_after`` the wait."""
+
+    def __init__(self, refusal: Refusal, *, retry_after: int | None = None,
+                 rule: RuleViolationError | None = None) -> None:  # fmt: skip
+        super().__init__(refusal.name)
+        self.refusal, self.retry_after, self.rule = refusal, retry_after, rule
+
+    @property
+    def status(self) -> int:
+        return self.refusal.value
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
 
 
-@router.get("/login")
-async def login_page(request: Request) -> Response:
-    session = await session_store(request).session_of(request)
-    signed_in = _signed_in_part(session.organisation_name, session.csrf_token) if session is not None else ""
-    return _login_form(request, before=signed_in)
+async def sign_in(request: Request, email: str, password: str, csrf_token: str) -> tuple[str, Session]:
+    """A new session for the person with this email and password (its id, to set in the cookie, and the session).
 
-
-@router.post("/login")
-async def login(request: Request, email: Annotated[str, Form(max_length=254)] = "",
-                password: Annotated[str, Form(max_length=1024)] = "",
-                csrf_token: Annotated[str, Form(max_length=128)] = "") -> Response:  # fmt: skip
+    Refuses (``SignInRefusedError``) a form without its token, an email or client
+    that has failed too often (429 with the wait), and a wrong email or password.
+    """
     if not _form_token_ok(request, csrf_token):
-        return _login_form(request, email=email, status=403,
-                           error="The form had expired. Please sign in again.")  # fmt: skip
+        raise SignInRefusedError(Refusal.FORM_EXPIRED)
     gate, client = throttle(request), request.client.host if request.client else "unknown"
     wait = gate.retry_after(email, client)
     if wait is not None:
-        return _login_form(request, email=email, status=429, headers={"Retry-After": str(wait)},
-                           error=f"Too many failed sign-ins. Try again in {wait // 60 + 1} minutes.")  # fmt: skip
+        raise SignInRefusedError(Refusal.TOO_MANY, retry_after=wait)
     delay = gate.delay(email, client)
     if delay:
         await asyncio.sleep(delay)
     runtime: Runtime = request.app.state.runtime
     store, replacing = session_store(request), request.cookies.get(COOKIE)
-    token = await to_thread.run_sync(lambda: _sign_in(runtime, store, email, password, replacing))
-    if token is None:
+    started = await to_thread.run_sync(lambda: _sign_in(runtime, store, email, password, replacing))
+    if started is None:
         gate.failed(email, client)
-        return _login_form(request, email=email, status=401, error="The email or the password is wrong.")
+        raise SignInRefusedError(Refusal.WRONG)
     gate.succeeded(email)
-    return _signed_in(request, token, store)
+    return started
 
 
 def _active(runtime: Runtime, person_id: UUID) -> Person | None:
@@ -220,7 +197,8 @@ def _active(runtime: Runtime, person_id: UUID) -> Person | None:
     return person if person.status is PersonStatus.ACTIVE else None
 
 
-def _sign_in(runtime: Runtime, store: SessionStore, email: str, password: str, replacing: str | None) -> str | None:
+def _sign_in(runtime: Runtime, store: SessionStore, email: str, password: str,
+             replacing: str | None) -> tuple[str, Session] | None:  # fmt: skip
     """A new session for the active person with this email and password; slow by design (Argon2id).
 
     An unknown email is checked against a dummy hash, so that timing does not tell which emails exist.
@@ -233,30 +211,32 @@ def _sign_in(runtime: Runtime, store: SessionStore, email: str, password: str, r
     return _start_session(runtime, store, person, replacing)
 
 
-def _start_session(runtime: Runtime, store: SessionStore, person: Person, replacing: str | None) -> str | None:
+def _start_session(runtime: Runtime, store: SessionStore, person: Person,
+                   replacing: str | None) -> tuple[str, Session] | None:  # fmt: skip
     """A new session id at every sign-in (whatever session the browser had ends).
 
     Checked once more after it is stored: a removal that happened meanwhile
     ended the person's sessions before this one existed.
     """
     organisation = runtime.marketplace.organisation(person.organisation_id)
-    token, _ = store.start(person_id=person.id, organisation_id=organisation.id, role=organisation.role,
-                           organisation_name=organisation.name, replacing=replacing)  # fmt: skip
+    token, session = store.start(person_id=person.id, organisation_id=organisation.id, role=organisation.role,
+                                 organisation_name=organisation.name, replacing=replacing)  # fmt: skip
     if _active(runtime, person.id) is None:
         store.end(token)
         return None
-    return token
+    return token, session
 
 
-def _signed_in(request: Request, token: str, store: SessionStore) -> Response:
-    response = RedirectResponse(HOME, status_code=303)
-    set_session_cookie(response, request, token, store)
+def signed_in(request: Request, token: str, to: str) -> Response:
+    """The answer to a sign-in: the session cookie, and on to ``to`` (a path on this site)."""
+    response = RedirectResponse(to, status_code=303)
+    set_session_cookie(response, request, token, session_store(request))
     response.delete_cookie(FORM_COOKIE, path="/")
     return response
 
 
-@router.post("/logout")
-async def logout(request: Request) -> Response:
+async def sign_out(request: Request) -> Response:
+    """End the request's session (its CSRF token is needed: 403 without) and go to the sign-in page."""
     store = session_store(request)
     session = await store.session_of(request)
     if session is not None:
@@ -268,8 +248,6 @@ async def logout(request: Request) -> Response:
 
 
 # Invites.
-
-INVITE_NOT_VALID = "This invite link is not valid: it was used already, replaced by a newer one, or has expired."
 
 
 def _invited(runtime: Runtime, token: str) -> Person | None:
@@ -298,57 +276,42 @@ def _invited(runtime: Runtime, token: str) -> Person | None:
     return person if still_open and in_time else None
 
 
-def _invite_form(request: Request, token: str, *, error: str | None = None, status: int = 200) -> Response:
-    form_token = _form_token(request)
-    body = (
-        "<p>Choose a password to finish joining. It needs at least 12 characters and must not be a common "
-        "one: a few unrelated words make a good one.</p>\n"
-        + _alert(error)
-        + f'<form method="post" action="/invite/{escape(token)}">\n'
-        f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(form_token)}">\n'
-        '<p><label for="password">Password</label><br>'
-        '<input id="password" name="password" type="password" autocomplete="new-password" minlength="12" '
-        'required></p>\n'
-        '<p><button type="submit">Save password and sign in</button></p>\n</form>'
-    )
-    return _with_form_cookie(_page("Join Värdekedja", body, status=status), request, form_token)
-
-
-@router.get("/invite/{token}")
-async def invite_page(request: Request, token: str) -> Response:
+async def invite_is_open(request: Request, token: str) -> bool:
+    """Whether ``/invite/{token}`` may be shown: the invite is neither used, replaced nor expired."""
     runtime: Runtime = request.app.state.runtime
-    if len(token) > 128 or await to_thread.run_sync(_invited, runtime, token) is None:
-        return _page("Invite", _alert(INVITE_NOT_VALID), status=404)
-    return _invite_form(request, token)
+    return len(token) <= 128 and await to_thread.run_sync(_invited, runtime, token) is not None
 
 
-@router.post("/invite/{token}")
-async def accept_invite(request: Request, token: str, password: Annotated[str, Form(max_length=1024)] = "",
-                        csrf_token: Annotated[str, Form(max_length=128)] = "") -> Response:  # fmt: skip
+async def accept_invite(request: Request, token: str, password: str, csrf_token: str) -> tuple[str, Session]:
+    """The invited person joins with this password and is signed in (a new session, as ``sign_in`` gives).
+
+    Refuses a form without its token, an invite used, replaced or expired, and a
+    short or common password (``rule`` says which rule it breaks).
+    """
     runtime: Runtime = request.app.state.runtime
     if not _form_token_ok(request, csrf_token):
-        return _invite_form(request, token, status=403, error="The form had expired. Please try again.")
+        raise SignInRefusedError(Refusal.FORM_EXPIRED)
     invited = None if len(token) > 128 else await to_thread.run_sync(_invited, runtime, token)
     if invited is None:
-        return _page("Invite", _alert(INVITE_NOT_VALID), status=404)
+        raise SignInRefusedError(Refusal.INVITE_NOT_VALID)
     try:
         check_password(password)
     except RuleViolationError as error:
-        return _invite_form(request, token, status=422, error=f"{str(error)[0].upper()}{str(error)[1:]}.")
+        raise SignInRefusedError(Refusal.PASSWORD_REFUSED, rule=error) from None
     password_hash = await to_thread.run_sync(hash_password, password)
     person_id = invited.id
     try:
         await runtime.commands.run(lambda: runtime.marketplace.join_person(person_id, token=token,
                                                                            password_hash=password_hash))  # fmt: skip
     except DomainError:
-        return _page("Invite", _alert(INVITE_NOT_VALID), status=404)
+        raise SignInRefusedError(Refusal.INVITE_NOT_VALID) from None
     store, replacing = session_store(request), request.cookies.get(COOKIE)
 
-    def start() -> str | None:
+    def start() -> tuple[str, Session] | None:
         person = _active(runtime, person_id)
         return _start_session(runtime, store, person, replacing) if person is not None else None
 
-    token = await to_thread.run_sync(start)
-    if token is None:
-        return _page("Invite", _alert(INVITE_NOT_VALID), status=404)
-    return _signed_in(request, token, store)
+    started = await to_thread.run_sync(start)
+    if started is None:
+        raise SignInRefusedError(Refusal.INVITE_NOT_VALID)
+    return started

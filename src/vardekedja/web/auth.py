@@ -2,10 +2,8 @@
 
 Page handlers that need someone signed in take ``PageCaller`` (any role) or
 ``PageBuyer`` and friends; without a session the reader gets a page that says
-to sign in (401), never an error in JSON. Signing in itself (``/login``,
-sessions, their CSRF tokens) belongs to the people module; until it is wired
-in, ``page_caller`` finds nobody. Tests put a caller in with FastAPI's
-``dependency_overrides``.
+to sign in (401, with a link to ``/login`` that comes back here), never an
+error in JSON. Tests put a caller in with FastAPI's ``dependency_overrides``.
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ from vardekedja.api.deps import Caller
 from vardekedja.domain.organisation import Role
 from vardekedja.web.errors import PageError
 from vardekedja.web.i18n import choose_language, translations
+from vardekedja.web.signed_in import signed_in_person
 
 
 class SignInNeededError(PageError):
@@ -25,22 +24,15 @@ class SignInNeededError(PageError):
 
 
 async def page_caller(request: Request) -> Caller:
-    """The organisation and role of the person signed in with the session cookie (the people module's sessions,
-    ``app.state.sessions``); without a live session, a page that says to sign in."""
+    """The organisation and role of the person signed in with the session cookie; without a live session,
+    a page that says to sign in."""
     known = getattr(request.state, "caller", None)  # found already for this request (see ``get_page``)
     if known is not None:
         return known  # type: ignore[no-any-return]
-    sessions = getattr(request.app.state, "sessions", None)
-    if sessions is not None:
-        session = await sessions.session_of(request)
-        if session is not None:
-            return Caller(session.organisation_id, Role(session.role), session.organisation_name)
+    person = await signed_in_person(request)
+    if person is not None:
+        return person.caller
     gettext = translations(choose_language(request)[0]).gettext
-    if sessions is None:
-        raise SignInNeededError(401, gettext(
-            "Sign in to see this page. Signing in to the web is not available yet; "
-            "your organisation can use the API with its key meanwhile."
-        ))
     raise SignInNeededError(401, gettext("Sign in to see this page."))
 
 

@@ -20,10 +20,9 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
-from vardekedja.api.deps import Caller
-from vardekedja.domain.organisation import Role
 from vardekedja.web import vocabulary
 from vardekedja.web.i18n import COOKIE, LANGUAGES, Formats, choose_language, translations
+from vardekedja.web.signed_in import signed_in_person
 
 # No inline script or style anywhere: htmx is told not to add its indicator style or to evaluate code.
 CONTENT_SECURITY_POLICY = (
@@ -37,7 +36,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 YEAR = 365 * 24 * 3600
-SESSION_COOKIE = "vardekedja_session"  # the people module's session cookie
 
 
 @functools.cache
@@ -112,7 +110,8 @@ class Page:
     def html(self, template: str, **context: Any) -> str:
         return self.environment.get_template(template).render(
             request=self.request, path=self.request.url.path, switch=self._switch_urls(), csrf=self._csrf,
-            caller=getattr(self.request.state, "caller", None),
+            caller=getattr(self.request.state, "caller", None), here=self._here(),
+            person=getattr(self.request.state, "signed_in", None),
             **context,
         )  # fmt: skip
 
@@ -133,6 +132,11 @@ class Page:
             urls[language] = f"{self.request.url.path}?{query}"
         return urls
 
+    def _here(self) -> str:
+        """This page's path and query, for ``/login?next=`` to come back to."""
+        query = self.request.url.query
+        return self.request.url.path + (f"?{query}" if query else "")
+
     def _csrf(self) -> str:
         """The form token; asked for only by templates with a form, so a page without one sets no cookie."""
         get_token = self.request.scope.get("csrftoken")
@@ -151,12 +155,8 @@ def fragment_or_page(page: Page, fragment: str, template: str, **context: Any) -
 
 
 async def get_page(request: Request) -> Page:
-    """The page, knowing who is signed in when a session cookie came (so the header can show their pages)."""
-    sessions = getattr(request.app.state, "sessions", None)
-    if sessions is not None and SESSION_COOKIE in request.cookies and not hasattr(request.state, "caller"):
-        session = await sessions.session_of(request)
-        if session is not None:
-            request.state.caller = Caller(session.organisation_id, Role(session.role), session.organisation_name)
+    """The page, knowing who is signed in when a session cookie came (the header shows them, in their language)."""
+    await signed_in_person(request)
     return Page(request)
 
 
