@@ -3,14 +3,16 @@
 Everything goes through the application's commands, as the API would send
 them. Payments in the demo history are recorded with payment ids marked
 ``pi_demo_…``: they stand for checkouts made before this data set begins and
-were never sent to a payment provider. Seeding twice changes nothing; a
+were never sent to a payment provider, so no money can be transferred from
+them. ``vardekedja demo --local-stripe`` pays instead (``seed``'s ``pay``) by
+card at the local Stripe stand-in (cli_demo.py). Seeding twice changes nothing; a
 second run hands out the demo organisations' keys it was given back (those
 still active), and issues a key only where there is none to reuse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -105,11 +107,20 @@ def _still_active(app: Marketplace, organisation_id: UUID, api_key: str | None) 
     return parts is not None and parts[0] in app.organisation(organisation_id).api_keys
 
 
-def seed(app: Marketplace, kept: Mapping[str, str] | None = None, pictures: Path | None = None) -> DemoResult:
+def record_demo_payment(app: Marketplace, buyer: UUID, order_id: UUID) -> None:
+    """A payment made before the demo's history begins, at no provider (``pi_demo_…``)."""
+    intent = f"pi_demo_{order_id.hex[:16]}"
+    app.start_checkout(buyer, order_id, intent)
+    app.record_payment(order_id, intent, app.order(order_id).total_ore, "sek")
+
+
+def seed(app: Marketplace, kept: Mapping[str, str] | None = None, pictures: Path | None = None,
+         pay: Callable[[Marketplace, UUID, UUID], None] = record_demo_payment) -> DemoResult:  # fmt: skip
     """Seed the demo once. On later runs, reuse the keys in ``kept`` (by organisation number) that are
     still active, and issue a key only to a demo organisation without one, so keys do not pile up.
 
     With a media folder, each design gets a picture drawn by code (stored there) before it is published.
+    ``pay(app, buyer, order_id)`` pays each order that the demo has paid.
     """
     kept = kept or {}
     result = DemoResult()
@@ -150,20 +161,15 @@ def seed(app: Marketplace, kept: Mapping[str, str] | None = None, pictures: Path
     def place(site: DeliverySite, lines: list[tuple[int, int]], install: bool = True) -> UUID:
         return app.place_order(buyer, site, install, [LineRequest(designs[d], q) for d, q in lines]).id
 
-    def pay(order_id: UUID) -> None:
-        intent = f"pi_demo_{order_id.hex[:16]}"
-        app.start_checkout(buyer, order_id, intent)
-        app.record_payment(order_id, intent, app.order(order_id).total_ore, "sek")
-
     result.orders["placed"] = place(SITES[1], [(2, 1)])
     result.orders["paid"] = paid = place(SITES[2], [(3, 1)])
-    pay(paid)
+    pay(app, buyer, paid)
     result.orders["in production"] = making = place(SITES[0], [(1, 4)], install=False)
-    pay(making)
+    pay(app, buyer, making)
     app.accept_production(workshop, production_order_id(making, 1))
     app.start_production(workshop, production_order_id(making, 1))
     result.orders["fulfilled"] = done = place(SITES[0], [(0, 3), (1, 2)])
-    pay(done)
+    pay(app, buyer, done)
     # The window is under way as the demo runs (a window already over is refused).
     start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     for line in (1, 2):

@@ -2,20 +2,26 @@
 
 ``python -m vardekedja.local_stripe --port N`` serves localstripe's app on
 127.0.0.1 (its own launcher listens on every interface), starting from an
-empty store. ``LocalStripe`` starts that as a child process on a free port,
-registers a webhook with it and stops it again.
+empty store, or with ``--state FILE`` from what it kept there last time (the
+demo keeps its payments and payout accounts in the data folder this way, so
+``vardekedja demo --local-stripe`` and each ``serve --local-stripe`` see the
+same charges and accounts). ``LocalStripe`` starts that as a child process on
+a free port, registers a webhook with it and stops it again.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import secrets
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -41,17 +47,19 @@ def free_port() -> int:
 
 
 class LocalStripe:
-    """A localstripe process on 127.0.0.1, from scratch, stopped on exit."""
+    """A localstripe process on 127.0.0.1, from scratch (or from ``state``, kept there), stopped on exit."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, state: Path | None = None) -> None:
         self.port = port or free_port()
+        self.state = state
         self.base = f"http://127.0.0.1:{self.port}"
         self.webhook_secret = "whsec_" + secrets.token_hex(16)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> LocalStripe:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "vardekedja.local_stripe", "--port", str(self.port)],
+            [sys.executable, "-m", "vardekedja.local_stripe", "--port", str(self.port),
+             *(["--state", str(self.state)] if self.state is not None else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )  # fmt: skip
@@ -92,16 +100,46 @@ class LocalStripe:
         self.stop()
 
 
+# What the Connect stand-in keeps between runs (an idempotency key still running, or failures asked for by a
+# test, are not kept).
+KEPT_CONNECT = ("accounts", "transfers", "intent_groups", "replies")
+
+
+def keep_state(path: Path, store: Any, connect: Any) -> None:
+    """Load localstripe's store and Connect's state from ``path``, and save both there after every change.
+
+    localstripe saves its store after each write request by calling ``store.dump_to_disk()`` (to a fixed
+    file in /tmp); pointed here, the same call writes both to ``path``, whole or not at all.
+    """
+    if path.exists():
+        kept = pickle.loads(path.read_bytes())  # written by this function, in the data folder
+        dict.update(store, kept["store"])
+        for name in KEPT_CONNECT:
+            getattr(connect, name).update(kept["connect"][name])
+
+    def save() -> None:
+        draft = path.with_name(path.name + ".new")
+        draft.write_bytes(pickle.dumps({"store": dict(store), "connect": {name: getattr(connect, name)
+                                                                          for name in KEPT_CONNECT}}))  # fmt: skip
+        os.replace(draft, path)
+
+    store.dump_to_disk = save
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="localstripe on 127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state", type=Path, help="keep the stand-in's data in this file across runs")
     args = parser.parse_args()
     from aiohttp import web
+    from localstripe.resources import store
     from localstripe.server import app
 
     from vardekedja.local_connect import install
 
-    install(app, f"http://127.0.0.1:{args.port}")  # Connect, which localstripe lacks (see local_connect.py)
+    connect = install(app, f"http://127.0.0.1:{args.port}")  # Connect, which localstripe lacks (see local_connect.py)
+    if args.state is not None:
+        keep_state(args.state, store, connect)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 

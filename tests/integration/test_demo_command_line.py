@@ -5,11 +5,18 @@ from __future__ import annotations
 import re
 import stat
 from pathlib import Path
+from uuid import UUID
 
+import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from vardekedja.application import Marketplace
 from vardekedja.cli import app as cli
+from vardekedja.local_stripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
+from vardekedja.projections.payouts import PayoutsView
+from vardekedja.projections.settlement import SettlementView
+from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 
 LINE = re.compile(r"^  (\S.*?)\s{2,}(\S.*?)\s{2,}(vk_\S+)$", re.MULTILINE)
@@ -81,3 +88,46 @@ def test_init_again_issues_no_further_operator_key_unless_asked(tmp_path: Path) 
     assert "vk_" not in again and "--new-key" in again
     assert re.search(r"^operator key\s+vk_\S+$", asked, re.MULTILINE)
     assert active_keys(tmp_path)["Värdekedja operator"] == 2
+
+
+@pytest.mark.slow
+def test_the_demo_paid_at_the_local_stand_in_has_its_payouts_transferred_once_served(tmp_path: Path) -> None:
+    """`make run`: `demo --local-stripe`, then `serve --local-stripe` starts the stand-in from the same file."""
+    first = run(tmp_path, "demo", "--local-stripe")
+    assert "demo data seeded" in first
+    again = run(tmp_path, "demo", "--local-stripe")
+    assert printed_keys(again) == printed_keys(first) and "already there" in again
+    with LocalStripe(state=tmp_path / "local-stripe.pickle") as stand_in:
+        settings = Settings(
+            data_dir=tmp_path, database_url=None, stripe_secret_key=SecretStr(SECRET_KEY),
+            stripe_publishable_key=PUBLISHABLE_KEY, stripe_webhook_secret=SecretStr(stand_in.webhook_secret),
+            stripe_api_base=stand_in.base,
+        )  # fmt: skip
+        runtime = Runtime(settings)
+        try:
+            app = runtime.marketplace
+            orders = [app.order(UUID(o)) for o in re.findall(r"^  order \S+(?: \S+)?\s+(\S+)$", first, re.MULTILINE)]
+            paid = [order for order in orders if order.paid_payment_intent_id is not None]
+            assert len(paid) == 3 and all(o.paid_payment_intent_id.startswith("pi_") for o in paid)
+            assert not any("demo" in o.paid_payment_intent_id for o in paid), "paid at the stand-in, not made up"
+            runtime.projector.catch_up()
+            assert dict(runtime.settlement.run_once()) == {"transferred": 6}, "the fulfilled order's six payouts"
+            runtime.projector.catch_up()
+            with runtime.database.reader.connect() as connection:
+                listed = runtime.view(PayoutsView).list(connection, limit=50).items
+                failing = runtime.view(SettlementView).failing(connection)
+            assert len(listed) == 6 and {row["status"] for row in listed} == {"transferred"} and failing == []
+            made = app.payments.client.v1.transfers.list(params={"limit": 100}).data
+            assert sorted(t.id for t in made) == sorted(row["transfer_id"] for row in listed)
+        finally:
+            runtime.close()
+
+
+def test_the_demo_without_the_stand_in_opens_no_payout_accounts(tmp_path: Path) -> None:
+    """Its payments were never sent to a provider: a transfer from them could only fail, so none is tried."""
+    run(tmp_path, "demo")
+    app = Marketplace(Settings(data_dir=tmp_path, database_url=None).event_store_env())
+    try:
+        assert all(app.payout_account(item.organisation_id) is None for item in app.listed().listings.values())
+    finally:
+        app.close()

@@ -47,9 +47,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "demo": {"domain", "application", "media", "demo_pictures"},
     "cli_projections": {"projections", "runtime"},
     "cli_bookkeeping": {"api", "runtime"},
+    "cli_demo": {"application", "demo", "domain", "local_stripe", "settings", "stripe_gateway"},
     "cli": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "stripe_connect",
             "runtime", "api", "web", "media", "demo", "local_stripe", "local_connect", "cli_projections",
-            "personal_data", "cli_impact", "sie", "cli_bookkeeping"},
+            "personal_data", "cli_impact", "sie", "cli_bookkeeping", "cli_demo"},
 }  # fmt: skip
 
 

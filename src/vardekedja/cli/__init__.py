@@ -98,7 +98,11 @@ DEMO_KEYS_FILE = "demo-keys.json"
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    local_stripe: bool = typer.Option(
+        False, "--local-stripe", help="Pay the demo's orders at the local Stripe stand-in kept in the data folder "
+        "(the one `serve --local-stripe` starts) and open the parties' payout accounts there, so money moves."),
+) -> None:  # fmt: skip
     """Seed demo data: Stockholm-suburb designers, workshops, area companies, a housing company and orders.
 
     Prints each demo organisation's role and API key. Safe to run again: the data are kept, and the keys
@@ -116,11 +120,19 @@ def demo() -> None:
         kept = json.loads(kept_path.read_text(encoding="utf-8")) if kept_path.exists() else {}
     except (OSError, ValueError):
         kept = {}
-    marketplace = Marketplace(settings.event_store_env(), platform_fee_rate=settings.fee_rate)
-    try:
-        result = seed(marketplace, kept if isinstance(kept, dict) else {}, pictures=settings.data_dir / "media")
-    finally:
-        marketplace.close()
+    kept = kept if isinstance(kept, dict) else {}
+    if local_stripe and settings.stripe_secret_key is None:
+        from vardekedja.cli_demo import seed_at_local_stripe
+
+        result = seed_at_local_stripe(settings, kept, settings.data_dir / "media")
+    else:
+        if local_stripe:
+            console.print("STRIPE_SECRET_KEY is set: the demo's payments are not sent to that Stripe account")
+        marketplace = Marketplace(settings.event_store_env(), platform_fee_rate=settings.fee_rate)
+        try:
+            result = seed(marketplace, kept, pictures=settings.data_dir / "media")
+        finally:
+            marketplace.close()
     _keep_private(kept_path, json.dumps({key.org_number: key.api_key for key in result.keys}, indent=2))
     reused = sum(key.reused for key in result.keys)
     console.print("demo data " + ("seeded" if result.seeded else
@@ -177,9 +189,10 @@ def serve(
 
 def _start_local_stripe(host: str, port: int) -> Any:
     """Start localstripe on a free loopback port, point the settings at it, print a demo payment link."""
+    from vardekedja.cli_demo import stand_in_state
     from vardekedja.local_stripe import LocalStripe
 
-    stand_in = LocalStripe().start()
+    stand_in = LocalStripe(state=stand_in_state(load_settings())).start()  # what the demo paid there is kept
     try:
         _use_local_stripe(stand_in, host, port)
     except BaseException:
