@@ -33,7 +33,7 @@ import threading
 from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
@@ -43,6 +43,7 @@ from sqlalchemy.engine import Engine
 PREFIX = "pd1"
 NONCE_BYTES = 12
 CACHED_KEYS = 100_000  # 32 bytes each; a process that opens more reads the rest from the table
+FRESH_KEYS = 32  # keys for new subjects made ahead in one write (see ``new_subject``)
 DIGEST_SECRET = "lookup-digest"
 
 metadata = sa.MetaData()
@@ -93,6 +94,7 @@ class PersonalData:
         self._cache: OrderedDict[str, bytes] = OrderedDict()  # keys in use, the least recently used goes first
         self._lock = threading.Lock()
         self._digest_key: bytes | None = None
+        self._fresh: list[tuple[UUID, bytes]] = []  # subjects whose keys are stored and not yet used
         if engine is not None:
             metadata.create_all(engine)
 
@@ -121,6 +123,30 @@ class PersonalData:
         nonce = os.urandom(NONCE_BYTES)
         sealed = AESGCM(key).encrypt(nonce, text.encode(), str(subject).encode())
         return f"{PREFIX}.{subject}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+    def new_subject(self) -> UUID:
+        """A data subject of its own (a fault's reporter), with its key made already.
+
+        Keys for new subjects are made ahead, ``FRESH_KEYS`` at a time in one write, since a new subject has
+        nothing to look up: a report costs no write of its own to the key store. Each subject still has its
+        own key; the few made ahead and never used when the process stops seal nothing.
+        """
+        with self._lock:
+            if not self._fresh:
+                made = [(uuid4(), AESGCM.generate_key(bit_length=256)) for _ in range(FRESH_KEYS)]
+                if self.engine is not None:
+                    with self.engine.begin() as connection:
+                        connection.execute(keys_table.insert(), [{"subject": str(subject), "key": key,
+                                                                  "created_at": _now()} for subject, key in made])
+                self._fresh = made
+            subject, key = self._fresh.pop()
+            name = str(subject)
+            if self.engine is None:
+                self._memory[name] = key
+            self._cache[name] = key
+            if len(self._cache) > CACHED_KEYS:
+                self._cache.popitem(last=False)
+        return subject
 
     def open(self, value: str | None) -> str | None:
         """The plain text of a sealed value; None once its subject is erased. Plain values pass as they are."""

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from vardekedja.personal_data import ErasedSubjectError, PersonalData, is_sealed, sealed_subject
+from vardekedja.personal_data import FRESH_KEYS, ErasedSubjectError, PersonalData, is_sealed, sealed_subject
 from vardekedja.storage.engines import sqlite_engine
 
 
@@ -85,3 +85,16 @@ def test_who_received_a_delivery_and_production_notes_reach_the_events_only_seal
     app.personal_data.erase(sealed_subject(delivery.received_by))  # type: ignore[arg-type]
     assert app.personal_data.open(delivery.received_by) is None
     app.close()
+
+
+def test_new_subjects_each_have_a_key_of_their_own_stored_before_use(tmp_path: Path) -> None:
+    engine = sqlite_engine(str(tmp_path / "keys.sqlite3"), begin="BEGIN IMMEDIATE")
+    vault = PersonalData(engine)
+    subjects = [vault.new_subject() for _ in range(FRESH_KEYS + 3)]  # past one batch of keys made ahead
+    assert len(set(subjects)) == len(subjects)
+    sealed = {subject: vault.seal(subject, f"reporter {n}") for n, subject in enumerate(subjects)}
+    elsewhere = PersonalData(engine)  # another process: it finds every key in the store, none in its memory
+    assert [elsewhere.open(value) for value in sealed.values()] == [f"reporter {n}" for n in range(len(subjects))]
+    vault.erase(subjects[0])
+    elsewhere.forget(subjects[0])
+    assert elsewhere.open(sealed[subjects[0]]) is None and elsewhere.open(sealed[subjects[1]]) == "reporter 1"

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from vardekedja import __version__
 from vardekedja.api import sign_in
 from vardekedja.api.deps import RuntimeDep
-from vardekedja.api.fault_reports import ClientLimits
+from vardekedja.api.fault_reports import AssetCodes, ClientLimits
 from vardekedja.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from vardekedja.api.limits import BodyLimitMiddleware
 from vardekedja.api.memo import keep_in_memory
@@ -147,6 +147,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(impact.router, prefix="/v1", responses=READ)
     app.include_router(open311.router)
     app.state.client_limits = ClientLimits(settings.report_rate_limit, settings.public_read_rate_limit)
+    app.state.asset_codes = AssetCodes()
     _operations(app)
 
     app.add_middleware(PageCacheMiddleware)

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 from uuid import UUID
 
 from fastapi import Request, Response
 from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 
 from vardekedja.api.deps import command
 from vardekedja.domain.asset import normalise_code
@@ -64,17 +65,21 @@ class Report:
 
 
 class ClientLimits:
-    """Requests per client address in a moving window: reports, and reads of the public lists."""
+    """Requests per client address in a moving window: reports, and reads of the public lists.
+
+    The limiter's asyncio flavour: it expires old entries in a task on the server's event loop, where
+    the threaded one started a timer thread every few milliseconds under load.
+    """
 
     def __init__(self, reports: str = "10/minute", reads: str = "300/minute") -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self.reports, self.reads = parse(reports), parse(reads)
 
-    def check(self, request: Request, kind: str) -> None:
+    async def check(self, request: Request, kind: str) -> None:
         item = self.reports if kind == "reports" else self.reads
         client = request.client.host if request.client else "unknown"
-        if not self._limiter.hit(item, kind, client):
-            reset = self._limiter.get_window_stats(item, kind, client).reset_time
+        if not await self._limiter.hit(item, kind, client):
+            reset = (await self._limiter.get_window_stats(item, kind, client)).reset_time
             wait = max(1, math.ceil(reset - time.time()))
             raise ReportError(429, f"too many requests from this address; try again in {wait} s",
                               headers={"Retry-After": str(wait)})  # fmt: skip
@@ -156,15 +161,35 @@ def check(fields: dict[str, str]) -> Report:
     return Report(code, service_code, description, lat, long, media_url, contact)
 
 
-async def submit(runtime: Runtime, response: Response, report: Report) -> UUID:
+class AssetCodes:
+    """The asset each public code names, as found in the view: a code never changes its piece, so what was
+    found once is kept (a code not found is looked up again, since its piece may be delivered since)."""
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self._found: OrderedDict[str, UUID] = OrderedDict()
+        self._max = max_entries
+
+    def asset_id(self, runtime: Runtime, code: str) -> UUID | None:
+        found = self._found.get(code)
+        if found is None:
+            with runtime.database.reader.connect() as connection:
+                row = runtime.view(CareView).asset_by_code(connection, code)
+            if row is None:
+                return None
+            found = self._found[code] = row["id"]
+            if len(self._found) > self._max:
+                self._found.popitem(last=False)
+        return found
+
+
+async def submit(runtime: Runtime, response: Response, report: Report, codes: AssetCodes) -> UUID:
     """Open the maintenance order; the id of the order (the GeoReport service request)."""
-    with runtime.database.reader.connect() as connection:
-        asset = runtime.view(CareView).asset_by_code(connection, report.asset_code)
-    if asset is None:
+    asset_id = codes.asset_id(runtime, report.asset_code)
+    if asset_id is None:
         raise ReportError(404, f"no piece has the code {report.asset_code}", "attribute[asset]")
     try:
         return await command(runtime, response, lambda app: app.report_fault(
-            asset["id"], report.service_code, report.description, lat=report.lat, long=report.long,
+            asset_id, report.service_code, report.description, lat=report.lat, long=report.long,
             media_url=report.media_url, contact=report.contact).id)  # fmt: skip
     except DomainError as error:
         raise ReportError(400, str(error), error.field) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
@@ -76,11 +76,12 @@ class CareCommands(MarketplaceBase):
         asset = self.asset(asset_id)
         if not description.strip():
             raise RuleViolationError("say what is wrong", field="description")
-        reporter = uuid4()
+        area_company_id = self._caretaker(asset)
+        reporter = self.personal_data.new_subject()
         seal = self.personal_data.seal
         given = {name: value.strip() for name, value in (contact or {}).items() if value.strip()}
         order = MaintenanceOrder.report(
-            asset_id=asset.id, area_company_id=self._caretaker(asset), service_code=service_code,
+            asset_id=asset.id, area_company_id=area_company_id, service_code=service_code,
             description=seal(reporter, description.strip()), expected_hours=self.expected_hours_for(service_code),
             lat=lat, long=long, media_url=media_url,
             contact={name: seal(reporter, value) for name, value in given.items()} or None,

@@ -67,6 +67,9 @@ def _not_an_anonymous_form(scope: Scope) -> bool:
     return not scope["path"].startswith(ANONYMOUS_FORMS) or UPLOAD_FORM.match(scope["path"]) is not None
 
 
+# Never a page with a form: the API (a session's writes carry its own header token) and Open311.
+NO_FORMS = ("/v1/", "/open311/")
+
 _scope: ContextVar[Scope] = ContextVar("scope")
 
 
@@ -81,8 +84,8 @@ class Csrf:
         self.protected: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["path"].startswith(NO_FORMS):
+            await self.app(scope, receive, send)  # no page, no form: no token to make (a random one per request)
             return
         if self.protected is None:
             self.protected = asgi_csrf(self._forward, signing_secret=web_secret(self.settings), **self.options)

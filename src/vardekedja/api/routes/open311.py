@@ -111,7 +111,7 @@ def _service(code: ServiceCode) -> Service:
 async def services(request: Request) -> Any:
     """The kinds of fault that can be reported on a piece."""
     try:
-        request.app.state.client_limits.check(request, "reads")
+        await request.app.state.client_limits.check(request, "reads")
     except ReportError as refused:
         return error(refused)
     return [_service(code) for code in REPORTABLE]
@@ -140,9 +140,9 @@ async def service_definition(service_code: str) -> Any:
 async def create_request(request: Request, response: Response, runtime: RuntimeDep) -> Any:
     """Report a fault on a piece (form-encoded). Contact details are accepted but not kept."""
     try:
-        request.app.state.client_limits.check(request, "reports")
+        await request.app.state.client_limits.check(request, "reports")
         report = check(await read_form(request))
-        request_id = await submit(runtime, response, report)
+        request_id = await submit(runtime, response, report, request.app.state.asset_codes)
     except ReportError as refused:
         return error(refused)
     return [Created(service_request_id=str(request_id), service_notice=NOTICE, account_id=None)]
@@ -172,7 +172,7 @@ async def list_requests(
 ) -> Any:  # fmt: skip
     """Reports and inspections, newest first: by default those of the last 90 days, at most 1000."""
     try:
-        request.app.state.client_limits.check(request, "reads")
+        await request.app.state.client_limits.check(request, "reads")
         ids = _ids(service_request_id)
     except ReportError as refused:
         return error(refused)
@@ -198,7 +198,7 @@ def _ids(text: str | None) -> list[UUID] | None:
 async def get_request(service_request_id: str, request: Request, runtime: RuntimeDep) -> Any:
     """One report, as a list of one (as GeoReport v2 answers it)."""
     try:
-        request.app.state.client_limits.check(request, "reads")
+        await request.app.state.client_limits.check(request, "reads")
         ids = _ids(service_request_id)
     except ReportError as refused:
         return error(refused)

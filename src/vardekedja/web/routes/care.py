@@ -96,9 +96,10 @@ async def report(code: str, request: Request, page: PageDep, reads: ViewsDep, ru
     asset = await _asset(page, reads, runtime, code)
     values: dict[str, str] = {}
     try:
-        request.app.state.client_limits.check(request, "reports")
+        await request.app.state.client_limits.check(request, "reports")
         values = await read_form(request, also=frozenset({FORM_TOKEN}))
-        request_id = await submit(runtime, Response(), check({**values, "attribute[asset]": asset["code"]}))
+        request_id = await submit(runtime, Response(), check({**values, "attribute[asset]": asset["code"]}),
+                                  request.app.state.asset_codes)
     except ReportError as refused:
         where, said = _said(page, refused, values)
         status = 422 if refused.status == 400 else refused.status
