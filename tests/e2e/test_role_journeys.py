@@ -16,6 +16,7 @@ the API with the demo's keys, so each journey stands on its own.
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import time
@@ -438,4 +439,44 @@ def test_an_auditor_verifies_the_log_and_sees_a_stream_as_of_a_time(served: Serv
     assert tab.page.locator("ol.timeline li").count() == 1 and "Order.Placed" in tab.page.locator("ol.timeline").inner_text()
     assert '"status": "placed"' in tab.page.locator("pre.state").inner_text()
     photograph(tab, shots, "audit-stream-1280")
+    tab.assert_clean()
+
+
+def a_picture() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (47, 107, 63)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_designer_drafts_with_a_picture_publishes_and_sees_a_sale(served: Served, operator: Api, tabs: Any,  # noqa: F811
+                                                                    shots: Path) -> None:  # noqa: F811
+    designer = person_of(served, operator, DESIGNER, tabs)
+    tab = tabs()
+    sign_in(tab, designer, "/studio")
+    tab.click("link", "Ny formgivning")
+    title = "Sittbänk Ormbunken"
+    for label, value in (("Namn", title), ("Beskrivning", "Bänk i ek för gårdens samlingsplats."),
+                         ("Kategori", "bench"), ("Material", "oak, steel"), ("Tillverkas med", "carpentry"),
+                         ("Bredd (mm)", "1800"), ("Djup (mm)", "600"), ("Höjd (mm)", "800"), ("Vikt (kg)", "45"),
+                         ("Leveranstid (dagar)", "14"), ("Inbyggd CO₂e per styck (kg)", "38,5"),
+                         ("Din royalty", "300"), ("Tillverkningsavgift (till verkstaden)", "5 200"),
+                         ("Installationsavgift (till områdesföretaget)", "900")):  # fmt: skip
+        tab.page.get_by_label(label, exact=True).fill(value)
+    tab.click("button", "Skapa utkastet")
+    assert re.fullmatch(r"/studio/designs/[0-9a-f-]{36}", tab.path()), tab.page.url
+    tab.page.get_by_label("Fil", exact=True).set_input_files(
+        {"name": "ormbunken.png", "mimeType": "image/png", "buffer": a_picture()})  # fmt: skip
+    tab.click("button", "Ladda upp")
+    assert tab.page.get_by_role("img", name=re.compile("ormbunken")).count() == 1
+    tab.click("button", "Publicera revision 1")
+    design_id = tab.path().rsplit("/", 1)[-1]
+    assert "publicerad" in tab.page.get_by_role("heading", level=1).inner_text()
+
+    delivered(served, paid_order(served, tabs, design_id, 2, install=False))  # a buyer's order of it, delivered
+    tab.goto("/studio?lang=sv")
+    sale = tab.page.get_by_role("row", name=re.compile(f"{title} × 2, {SITE['name']}"))
+    assert sale.count() == 1 and "600,00 kr" in sale.inner_text()  # the royalty: 300 kr × 2
+    photograph(tab, shots, "studio-1280")
     tab.assert_clean()

@@ -114,6 +114,7 @@ def test_each_party_sees_its_own_payouts_with_their_status_in_its_language_and_n
     sign_in(client, cast.designer)
     studio = client.get("/studio", params={"lang": "sv"}).text
     assert "överförd" in studio and sv.money(2 * 250_50) in studio
+    assert f"Parkbänk Fittja × 2, {SITE.name}" in studio and str(order_id)[:8] not in studio  # the sale in words
     studio = client.get("/studio", params={"lang": "en"}).text
     assert "transferred" in studio and en.money(2 * 250_50) in studio and en.money(2 * 6_400_00) not in studio
     sign_in(client, cast.workshop)

@@ -26,6 +26,7 @@ from vardekedja.api.routes import bookkeeping as api_bookkeeping
 from vardekedja.api.routes import settlement as api_settlement
 from vardekedja.application.payments import PaymentsUnavailableError, ProviderError
 from vardekedja.domain.errors import DomainError
+from vardekedja.projections.orders import OrdersView
 from vardekedja.projections.organisations import OrganisationsView
 from vardekedja.projections.payouts import PayoutsView
 from vardekedja.projections.settlement import SettlementView
@@ -45,8 +46,20 @@ def party_money(runtime: Runtime, connection: Connection, organisation_id: UUID)
     payouts = runtime.view(PayoutsView)
     page = payouts.list(connection, party_id=organisation_id, limit=PAYOUTS_SHOWN)
     state = "not_connected" if account is None else "ready" if account["ready"] else "waiting"
-    return {"payout_account": state, "payouts": [PayoutOut.from_row(row) for row in page.items],
+    shown = [PayoutOut.from_row(row) for row in page.items]
+    return {"payout_account": state, "payouts": shown, "sold": _what_was_sold(runtime, connection, shown),
             "payouts_total_ore": sum(payouts.totals(connection, party_id=organisation_id).values())}  # fmt: skip
+
+
+def _what_was_sold(runtime: Runtime, connection: Connection, payouts: list[PayoutOut]) -> dict[str, str]:
+    """Each payout's order line in words (``Parkbänk Fittja × 2, Alby gård``), by ``order_id:line_no``."""
+    orders = runtime.view(OrdersView)
+    found: dict[str, str] = {}
+    for order_id in {payout.order_id for payout in payouts}:
+        order = orders.order(connection, order_id)
+        for line in order["lines"] if order else ():
+            found[f"{order_id}:{line['line_no']}"] = f"{line['title']} × {line['quantity']}, {order['delivery_site']['name']}"
+    return found
 
 
 async def _connect(request: Request, page: Page, runtime: Runtime, caller: Caller, home: str) -> Response:
