@@ -111,7 +111,8 @@ def tabs(web_browser: Any, served: Served, request: pytest.FixtureRequest) -> It
         page = context.new_page()
         page.set_default_timeout(PAGE_MS)
         tab = Tab(page, served.url)
-        page.on("console", lambda message: tab.problems.append(message.text) if message.type == "error" else None)
+        page.on("console", lambda message: tab.problems.append(f"{message.text} ({message.location.get('url')}, on {page.url})")
+                if message.type == "error" else None)  # fmt: skip
         page.on("pageerror", lambda error: tab.problems.append(str(error)))
         return tab
 
