@@ -94,7 +94,7 @@ def test_init_again_issues_no_further_operator_key_unless_asked(tmp_path: Path) 
 def test_the_demo_paid_at_the_local_stand_in_has_its_payouts_transferred_once_served(tmp_path: Path) -> None:
     """`make run`: `demo --local-stripe`, then `serve --local-stripe` starts the stand-in from the same file."""
     first = run(tmp_path, "demo", "--local-stripe")
-    assert "demo data seeded" in first
+    assert "demo data seeded" in first and "paid by card at the local Stripe stand-in" in first
     again = run(tmp_path, "demo", "--local-stripe")
     assert printed_keys(again) == printed_keys(first) and "already there" in again
     with LocalStripe(state=tmp_path / "local-stripe.pickle") as stand_in:

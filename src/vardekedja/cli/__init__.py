@@ -124,7 +124,11 @@ def demo(
     if local_stripe and settings.stripe_secret_key is None:
         from vardekedja.cli_demo import seed_at_local_stripe
 
+        _need_localstripe()
         result = seed_at_local_stripe(settings, kept, settings.data_dir / "media")
+        if result.seeded:
+            console.print("the demo's orders are paid by card at the local Stripe stand-in, and its designers, "
+                          "workshops and area companies can receive money there (kept in the data folder)")  # fmt: skip
     else:
         if local_stripe:
             console.print("STRIPE_SECRET_KEY is set: the demo's payments are not sent to that Stripe account")
@@ -143,6 +147,14 @@ def demo(
         typer.echo(f"  {key.name:{width}}{key.role.label:14}{key.api_key}")
     for state, order_id in result.orders.items():
         typer.echo(f"  order {state:14} {order_id}")
+
+
+def _need_localstripe() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("localstripe") is None:
+        errors.print("[red]--local-stripe needs localstripe: pip install 'vardekedja[demo]' (make run does)[/red]")
+        raise typer.Exit(2)
 
 
 def _keep_private(path: Path, text: str) -> None:
@@ -168,11 +180,7 @@ def serve(
     settings = load_settings()  # refuse bad settings before any worker starts
     stand_in = None
     if local_stripe and settings.stripe_secret_key is None:
-        import importlib.util
-
-        if importlib.util.find_spec("localstripe") is None:
-            errors.print("[red]--local-stripe needs localstripe: pip install 'vardekedja[demo]' (make run does)[/red]")
-            raise typer.Exit(2)
+        _need_localstripe()
         if port == 0:  # the stand-in must be told where to send webhooks, so the port is chosen now
             from vardekedja.local_stripe import free_port
 
