@@ -66,7 +66,7 @@ class ServerProcess:
                  trace: TracebackType | None) -> None:  # fmt: skip
         self.stop()
 
-    def wait_until_ready(self, path: str = "/readyz", timeout: float = 30.0) -> None:
+    def wait_until_ready(self, path: str = "/readyz", timeout: float = 60.0) -> None:
         """Poll ``path`` until it answers 200; fail with the server's log if it exits or never does."""
         assert self.process is not None
         deadline = time.monotonic() + timeout
