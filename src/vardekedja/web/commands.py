@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse
 from vardekedja.application import Marketplace
 from vardekedja.domain.errors import DomainError
 from vardekedja.runtime import Runtime
+from vardekedja.web.domain_words import reason
 from vardekedja.web.errors import PageError
 
 WAIT_SECONDS = 2.0
@@ -45,7 +46,7 @@ async def act(gettext: Callable[[str], str], runtime: Runtime, run: Callable[[Ma
         done = await run_command(runtime, run)
     except DomainError as error:
         status = 409 if "retired" in str(error) else 422
-        raise PageError(status, gettext("That could not be done: %(reason)s") % {"reason": str(error)}) from None
+        raise PageError(status, gettext("That could not be done: %(reason)s") % {"reason": reason(gettext, error)}) from None
     await until_shown(runtime, done.position)
     return done
 

@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
-from vardekedja.web import vocabulary
+from vardekedja.web import domain_words, vocabulary
 from vardekedja.web.i18n import COOKIE, LANGUAGES, Formats, choose_language, translations
 from vardekedja.web.signed_in import signed_in_person
 
@@ -101,6 +101,14 @@ class Page:
         self.environment = environments()[self.language]
         self.gettext = translations(self.language).gettext
         self.formats = Formats(self.language)
+
+    def reason(self, error: Exception) -> str:
+        """A domain or application error's message in the page's language (``domain_words``: one place)."""
+        return domain_words.reason(self.gettext, error)
+
+    def explain(self, error: Exception) -> str:
+        """The same, as a sentence of its own."""
+        return domain_words.explain(self.gettext, error)
 
     @property
     def htmx(self) -> bool:

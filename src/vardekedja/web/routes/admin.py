@@ -52,7 +52,7 @@ async def register(request: Request, page: PageDep, operator: PageOperator, read
         try:
             done = await run_command(runtime, lambda app: app.register_organisation(**body.model_dump()))
         except DomainError as error:
-            errors[error.field or "name"] = page.gettext("That could not be done: %(reason)s") % {"reason": str(error)}
+            errors[error.field or "name"] = page.gettext("That could not be done: %(reason)s") % {"reason": page.reason(error)}
         else:
             issued, values = {"name": body.name, "api_key": done.value.api_key}, {}
             await until_shown(runtime, done.position)

@@ -146,7 +146,7 @@ async def place_order(
             if field in site_fields:
                 errors[field] = page.gettext("Fill in this field.")
             else:
-                problem = page.gettext("The order could not be placed: %(reason)s") % {"reason": str(error)}
+                problem = page.gettext("The order could not be placed: %(reason)s") % {"reason": page.reason(error)}
         else:
             await until_shown(runtime, done.position)  # the order page then shows it
             response = RedirectResponse(f"/orders/{done.value.id}", status_code=303)

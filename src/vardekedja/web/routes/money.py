@@ -74,7 +74,7 @@ async def _connect(request: Request, page: Page, runtime: Runtime, caller: Calle
     except ProviderError:
         raise PageError(502, page.gettext("The payment provider could not be reached. Try again in a while.")) from None
     except DomainError as error:
-        raise PageError(422, page.gettext("That could not be done: %(reason)s") % {"reason": str(error)}) from None
+        raise PageError(422, page.gettext("That could not be done: %(reason)s") % {"reason": page.reason(error)}) from None
     return RedirectResponse(link.onboarding_url, status_code=303)
 
 

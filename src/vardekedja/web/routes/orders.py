@@ -65,7 +65,7 @@ async def pay(order_id: UUID, page: PageDep, buyer: PageBuyer, runtime: RuntimeD
     except StripeUnavailableError:
         raise PageError(503, page.gettext("The payment service cannot be reached just now; try again soon.")) from None
     except DomainError as error:
-        raise PageError(409, page.gettext("That could not be done: %(reason)s") % {"reason": str(error)}) from None
+        raise PageError(409, page.gettext("That could not be done: %(reason)s") % {"reason": page.reason(error)}) from None
     return RedirectResponse(f"/pay/{order_id}#{intent.client_secret}", status_code=303)
 
 
@@ -76,6 +76,6 @@ async def cancel(order_id: UUID, page: PageDep, buyer: PageBuyer, runtime: Runti
     try:
         done = await to_thread.run_sync(runtime.marketplace.cancel_order, buyer.organisation_id, order_id, reason)
     except DomainError as error:
-        raise PageError(409, page.gettext("That could not be done: %(reason)s") % {"reason": str(error)}) from None
+        raise PageError(409, page.gettext("That could not be done: %(reason)s") % {"reason": page.reason(error)}) from None
     await to_thread.run_sync(runtime.wait_for, done.position, 2.0)  # the order page then shows the cancellation
     return RedirectResponse(f"/orders/{order_id}?done=cancelled", status_code=303)

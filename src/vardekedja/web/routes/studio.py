@@ -156,7 +156,7 @@ async def _specification(request: Request, page: Page) -> tuple[dict[str, str], 
         return values, parsed.specification(), errors
     except DomainError as error:
         field = error.field or "title"
-        errors[{v: k for k, v in KRONOR.items()}.get(field, field)] = str(error)
+        errors[{v: k for k, v in KRONOR.items()}.get(field, field)] = page.explain(error)
         return values, None, errors
 
 
