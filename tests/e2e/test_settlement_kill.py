@@ -5,7 +5,7 @@ The pause sits in the test alone: the first process runs the same command with `
 wrapped so that, once the stand-in has answered, it writes the transfer's id to a file and waits for ever
 (the follower's thread holds there; nothing is recorded). The test then kills the process. The second
 process is the plain command: it asks Stripe again with the payout's idempotency key, gets the same transfer
-back, and records it.
+back, and records it. On SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.chain import published_design, register_cast
+from tests.conftest import create_postgres_schema, drop_postgres_schema
 from tests.e2e.server import _die_with_parent, clean_environment, vardekedja
 from tests.integration.test_payments_localstripe import OPERATOR_KEY, WAIT, ServerThread
 from tests.integration.test_settlement_localstripe import Settle
@@ -60,6 +61,20 @@ def stand_in() -> Iterator[LocalStripe]:
         yield running
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Where the events and views live: the settings for it (none for SQLite in the data folder)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    url = request.getfixturevalue("postgres_url")
+    schema = create_postgres_schema(url)
+    try:
+        yield {"VARDEKEDJA_DATABASE_URL": url, "VARDEKEDJA_DATABASE_SCHEMA": schema}
+    finally:
+        drop_postgres_schema(url, schema)
+
+
 def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -67,10 +82,11 @@ def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
 
 
 def test_a_follower_killed_between_the_transfer_and_its_record_makes_exactly_one_transfer_after_restart(
-        stand_in: LocalStripe, tmp_path: Path) -> None:  # fmt: skip
+        stand_in: LocalStripe, database: dict[str, str], tmp_path: Path) -> None:  # fmt: skip
     data = tmp_path / "var"
     settings = Settings(
-        data_dir=data, database_url=None, operator_key=SecretStr(OPERATOR_KEY),
+        data_dir=data, database_url=database.get("VARDEKEDJA_DATABASE_URL"),
+        database_schema=database.get("VARDEKEDJA_DATABASE_SCHEMA", "public"), operator_key=SecretStr(OPERATOR_KEY),
         stripe_secret_key=SecretStr(SECRET_KEY), stripe_publishable_key=PUBLISHABLE_KEY,
         stripe_webhook_secret=SecretStr(stand_in.webhook_secret), stripe_api_base=stand_in.base, settle_payouts=False,
     )  # fmt: skip
@@ -98,7 +114,7 @@ def test_a_follower_killed_between_the_transfer_and_its_record_makes_exactly_one
         env = clean_environment(
             data, STRIPE_SECRET_KEY=SECRET_KEY, STRIPE_PUBLISHABLE_KEY=PUBLISHABLE_KEY,
             STRIPE_WEBHOOK_SECRET=stand_in.webhook_secret, STRIPE_API_BASE=stand_in.base,
-            VARDEKEDJA_PAYOUT_RETRY_SECONDS="0.05", HELD_TRANSFER_FILE=str(tmp_path / "held"),
+            VARDEKEDJA_PAYOUT_RETRY_SECONDS="0.05", HELD_TRANSFER_FILE=str(tmp_path / "held"), **database,
         )  # fmt: skip
         held = _start([sys.executable, "-c", HELD_AFTER_TRANSFER, "project", "--poll-interval", "0.1"], env, log)
         processes.append(held)
