@@ -580,6 +580,8 @@ TABLE: dict[tuple[str, str, str], Route] = {
         {"area_company": (200, 404)}),
     ("POST", "/v1/maintenance-orders/{maintenance_order_id}/reject", ""): Route(
         t_maintenance("open", {"reason": "not our piece"}), {"area_company": (200, 404)}),
+    ("POST", "/v1/maintenance-orders/{maintenance_order_id}/reporter/erase", ""): Route(
+        t_maintenance("open"), {"operator": 200}),
     # Impact: each party of an order sees its impact; the operator and auditors every order's.
     ("GET", "/v1/impact", ""): Route(t_impact, {
         "buyer": (200, 404), "designer": (200, 404), "workshop": (200, 404), "area_company": (200, 404),

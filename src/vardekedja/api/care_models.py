@@ -111,7 +111,8 @@ class MaintenanceOrderOut(BaseModel):
         return cls(
             id=order.id, status=order.status.value,
             source="inspection" if order.inspection_no else "report", service_code=order.service_code.value,
-            description=order.description, contact=order.contact, asset_id=asset.id, asset_code=asset.code, title=asset.title,
+            description=None if order.reporter_erased else order.description,
+            contact=None if order.reporter_erased else order.contact, asset_id=asset.id, asset_code=asset.code, title=asset.title,
             order_id=asset.order_id, municipality=asset.municipality, area_company_id=order.area_company_id,
             area_company_name=area_company_name, inspection_no=order.inspection_no, lat=order.lat, long=order.long,
             media_url=order.media_url, opened_at=order.created_on, expected_by=order.expected_by,

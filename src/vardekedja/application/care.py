@@ -14,6 +14,7 @@ from vardekedja.domain.delivery import Delivery
 from vardekedja.domain.errors import NotFoundError, RuleViolationError
 from vardekedja.domain.maintenance import MaintenanceOrder, ServiceCode
 from vardekedja.domain.order import Order
+from vardekedja.personal_data import sealed_subject
 
 # How long a maintenance order is expected to take, by service code (hours); others take the default.
 EXPECTED_HOURS: Mapping[str, int] = {ServiceCode.SAFETY.value: 24}
@@ -86,6 +87,23 @@ class CareCommands(MarketplaceBase):
             lat=lat, long=long, media_url=media_url,
             contact={name: seal(reporter, value) for name, value in given.items()} or None,
         )  # fmt: skip
+        return self._commit(order.id, order)
+
+    @retrying
+    def erase_reporter(self, maintenance_order_id: UUID) -> Recorded:
+        """Erase the reporter's personal data: delete their key, then record that they were erased.
+
+        The key goes first, as for a person: should recording fail, the report and contact details are
+        unreadable already and erasing again finishes the job.
+        """
+        order = self.maintenance_order(maintenance_order_id)
+        sealed = [order.description, *(order.contact or {}).values()]
+        subject = next((found for found in map(sealed_subject, sealed) if found is not None), None)
+        if order.reporter_erased and subject is not None:
+            self.personal_data.erase(subject)
+        order.erase_reporter(subject)  # refuses an inspection, a report with nothing sealed, a second erasure
+        assert subject is not None
+        self.personal_data.erase(subject)
         return self._commit(order.id, order)
 
     @retrying

@@ -99,6 +99,13 @@ class MaintenanceOrder(Aggregate):
         TOPIC = "vardekedja:MaintenanceOrder.Rejected"
         reason: str
 
+    class ReporterErased(Event):
+        """The reporter's data subject was erased: the report's free text and contact details, sealed under
+        its key, can be read no more. Carries no personal data."""
+
+        TOPIC = "vardekedja:MaintenanceOrder.ReporterErased"
+        subject: UUID
+
     @staticmethod
     def create_id(asset_id: UUID, inspection_no: int | None) -> UUID:
         """A report gets a fresh id; the n-th inspection of an asset always the same one."""
@@ -152,6 +159,7 @@ class MaintenanceOrder(Aggregate):
         self.materials_ore: int | None = None
         self.notes: str | None = None
         self.reason: str | None = None
+        self.reporter_erased = False
 
     @staticmethod
     def expected_delta(expected_hours: int) -> timedelta:
@@ -195,6 +203,21 @@ class MaintenanceOrder(Aggregate):
     def _resolved(self, hours_worked: float, materials_ore: int, notes: str) -> None:
         self.status = MaintenanceStatus.RESOLVED
         self.hours_worked, self.materials_ore, self.notes = hours_worked, materials_ore, notes
+
+    def erase_reporter(self, subject: UUID | None) -> None:
+        """Record that the reporter (the data subject ``subject``, which their sealed data names) was erased."""
+        if self.inspection_no is not None:
+            raise RuleViolationError("an inspection has no reporter to erase")
+        if subject is None:
+            raise RuleViolationError("this report was recorded before reporters' data was sealed: it has no "
+                                     "reporter's key to erase")  # fmt: skip
+        if self.reporter_erased:
+            raise InvalidTransitionError("this report's reporter is erased already")
+        self._reporter_erased(subject=subject)
+
+    @event(ReporterErased)
+    def _reporter_erased(self, subject: UUID) -> None:
+        self.reporter_erased = True
 
     def reject(self, area_company_id: UUID, reason: str) -> None:
         self._check(area_company_id, "rejected", *UNDONE)

@@ -86,7 +86,7 @@ class CareView(View):
             sa.Column("area_company_id", sa.Uuid, nullable=False, index=True),
             sa.Column("area_company_name", sa.String, nullable=True),
             sa.Column("service_code", sa.String, nullable=False),
-            sa.Column("description", sa.Text, nullable=False),
+            sa.Column("description", sa.Text, nullable=True),  # sealed; None once the reporter is erased
             sa.Column("status", sa.String, nullable=False, index=True),
             sa.Column("inspection_no", sa.Integer, nullable=True),
             sa.Column("lat", sa.Float, nullable=True),
@@ -189,6 +189,7 @@ class CareView(View):
 
 class CareProjection(Projection):
     name = "care"
+    version = 2  # 2: a report's description and contact are dropped when its reporter is erased
     view_class = CareView
     view: CareView
 
@@ -262,6 +263,11 @@ class CareProjection(Projection):
     def _(self, domain_event: MaintenanceOrder.Resolved, position: int) -> None:
         e = domain_event
         self._set(e, status="resolved", hours_worked=e.hours_worked, materials_ore=e.materials_ore, notes=e.notes)
+
+    @process_event.register
+    def _(self, domain_event: MaintenanceOrder.ReporterErased, position: int) -> None:
+        # Nothing can open them now: keep none (the order's own times stay as they were).
+        self.update(self.view.orders, domain_event.originator_id, description=None, contact=None)
 
     @process_event.register
     def _(self, domain_event: MaintenanceOrder.Rejected, position: int) -> None:

@@ -18,6 +18,7 @@ from vardekedja.api.deps import (
     CallerDep,
     Cursor,
     Limit,
+    OperatorDep,
     RuntimeDep,
     ViewsDep,
     command_answered,
@@ -167,3 +168,13 @@ async def reject(maintenance_order_id: UUID, body: RejectIn, caller: AreaCompany
     """Not a fault the area company will fix, and why."""
     return await _answer(runtime, response,
                          lambda app: app.reject_maintenance(caller.organisation_id, maintenance_order_id, body.reason))
+
+
+@maintenance.post("/{maintenance_order_id}/reporter/erase", response_model=MaintenanceOrderOut,
+                  responses=SHUTTING_DOWN)  # fmt: skip
+async def erase_reporter(maintenance_order_id: UUID, caller: OperatorDep, runtime: RuntimeDep,
+                         response: Response) -> MaintenanceOrderOut:  # fmt: skip
+    """Erase the reporter's personal data (the operator): the key they were sealed under is deleted, so the
+    report's free text and contact details read as null everywhere from now on, in the views, exports and
+    replays as of any time. An inspection has no reporter (422); a reporter is erased once (409)."""
+    return await _answer(runtime, response, lambda app: app.erase_reporter(maintenance_order_id))
