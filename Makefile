@@ -28,7 +28,7 @@ test: $(STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/vardekedja init
 	$(BIN)/vardekedja demo --local-stripe
-	@echo "The web UI: http://127.0.0.1:8000/ (the API's interactive docs at http://127.0.0.1:8000/docs); Ctrl-C stops."
+	@echo "Serving the web UI at http://127.0.0.1:8000/ (the API's interactive docs at http://127.0.0.1:8000/docs); Ctrl-C stops."
 	$(BIN)/vardekedja serve --host 127.0.0.1 --port 8000 --local-stripe
 
 bench: $(STAMP)

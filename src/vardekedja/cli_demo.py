@@ -23,8 +23,10 @@ import httpx
 
 from vardekedja.application import Marketplace
 from vardekedja.demo import DemoResult, seed
+from vardekedja.demo_people import DemoSignIn, seed_people
 from vardekedja.domain.organisation import Role
 from vardekedja.local_stripe import SECRET_KEY, LocalStripe
+from vardekedja.personal_data import PersonalData
 from vardekedja.settings import Settings
 from vardekedja.stripe_gateway import StripeGateway
 
@@ -72,3 +74,14 @@ def seed_at_local_stripe(settings: Settings, kept: Mapping[str, str], pictures: 
         finally:
             app.close()
     return result
+
+
+def demo_people(settings: Settings, kept: Mapping[str, str]) -> list[DemoSignIn]:
+    """A person with a password in each demo organisation, their names sealed under the data folder's keys."""
+    personal_data = PersonalData.for_settings(settings)
+    app = Marketplace(settings.event_store_env(), platform_fee_rate=settings.fee_rate, personal_data=personal_data)
+    try:
+        return seed_people(app, kept)
+    finally:
+        app.close()
+        personal_data.dispose()

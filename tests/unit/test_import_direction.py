@@ -45,12 +45,14 @@ MAY_IMPORT: dict[str, set[str]] = {
     "web": {"domain", "application", "projections", "storage", "settings", "stripe_gateway", "runtime", "api"},
     "demo_pictures": {"media"},
     "demo": {"domain", "application", "media", "demo_pictures"},
+    "demo_people": {"domain", "application"},
     "cli_projections": {"projections", "runtime"},
     "cli_bookkeeping": {"api", "runtime"},
-    "cli_demo": {"application", "demo", "domain", "local_stripe", "settings", "stripe_gateway"},
+    "cli_demo": {"application", "demo", "domain", "local_stripe", "settings", "stripe_gateway", "demo_people",
+                 "personal_data"},
     "cli": {"domain", "application", "projections", "audit", "storage", "settings", "stripe_gateway", "stripe_connect",
             "runtime", "api", "web", "media", "demo", "local_stripe", "local_connect", "cli_projections",
-            "personal_data", "cli_impact", "sie", "cli_bookkeeping", "cli_demo"},
+            "personal_data", "cli_impact", "sie", "cli_bookkeeping", "cli_demo", "demo_people"},
 }  # fmt: skip
 
 

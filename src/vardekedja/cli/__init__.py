@@ -102,11 +102,13 @@ def demo(
     local_stripe: bool = typer.Option(
         False, "--local-stripe", help="Pay the demo's orders at the local Stripe stand-in kept in the data folder "
         "(the one `serve --local-stripe` starts) and open the parties' payout accounts there, so money moves."),
+    web: str = typer.Option("http://127.0.0.1:8000", help="The web UI's address, printed with the demo's sign-ins."),
 ) -> None:  # fmt: skip
     """Seed demo data: Stockholm-suburb designers, workshops, area companies, a housing company and orders.
 
-    Prints each demo organisation's role and API key. Safe to run again: the data are kept, and the keys
-    printed last time (kept in the data folder, readable by you alone) are printed again while they work.
+    Prints each demo organisation's role and API key, and a person of each to sign in to the web UI as.
+    Safe to run again: the data are kept, and the keys and passwords printed last time (kept in the data
+    folder, readable by you alone) are printed again while they work.
     """
     import json
 
@@ -147,6 +149,32 @@ def demo(
         typer.echo(f"  {key.name:{width}}{key.role.label:14}{key.api_key}")
     for state, order_id in result.orders.items():
         typer.echo(f"  order {state:14} {order_id}")
+    _demo_sign_ins(settings, web)
+
+
+DEMO_SIGN_INS_FILE = "demo-sign-ins.json"
+
+
+def _demo_sign_ins(settings: Settings, web: str) -> None:
+    """Give each demo organisation a person with a password (kept, and reused while it works) and print them."""
+    import json
+
+    from vardekedja.cli_demo import demo_people
+
+    kept_path = settings.data_dir / DEMO_SIGN_INS_FILE
+    try:
+        kept = json.loads(kept_path.read_text(encoding="utf-8")) if kept_path.exists() else {}
+    except (OSError, ValueError):
+        kept = {}
+    people = demo_people(settings, kept if isinstance(kept, dict) else {})
+    _keep_private(kept_path, json.dumps({person.email: person.password for person in people}, indent=2))
+    typer.echo(f"\nThe web UI: {web.rstrip('/')}/  Sign in there as any of these people (demo passwords, "
+               "for this demo only):")  # fmt: skip
+    width = max((len(person.organisation) for person in people), default=0) + 2
+    email_width = max((len(person.email) for person in people), default=0) + 2
+    typer.echo(f"  {'organisation':{width}}{'role':14}{'email':{email_width}}password")
+    for person in people:
+        typer.echo(f"  {person.organisation:{width}}{person.role.label:14}{person.email:{email_width}}{person.password}")
 
 
 def _need_localstripe() -> None:
