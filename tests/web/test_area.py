@@ -52,11 +52,13 @@ def test_installing_and_looking_after_a_piece_from_the_page(client: TestClient, 
     [piece] = installed_pieces(cast, title="Parkbänk Fittja")
     caught_up(runtime)
     marketplace = runtime.marketplace
-    marketplace.report_fault(UUID(piece["id"]), ServiceCode("damage"), "Ryggstödet har lossnat")
+    marketplace.report_fault(UUID(piece["id"]), ServiceCode("damage"), "Ryggstödet har lossnat",
+                             contact={"email": "anna@example.se"})
     caught_up(runtime)
     sign_in(client, cast.area_company)
     page = client.get("/area").text
     assert piece["code"] in page and "Ryggstödet har lossnat" in page
+    assert 'href="mailto:anna@example.se"' in page  # to answer the one who reported it
     [order] = re.findall(r'action="/area/maintenance/([0-9a-f-]{36})/acknowledge"', page)
     token = _token(page)
     for action, fields in (("acknowledge", {}), ("start", {}),
