@@ -225,7 +225,7 @@ def measure_wrk(name: str, server: ServerProcess, script: str, args: argparse.Na
                           check=True).stdout  # fmt: skip
     after = _cpu_seconds(server.process.pid)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", done).group(1))  # type: ignore[union-attr]
-    percentiles = dict(re.findall(r"^\s+(\d+)%\s+(\S+)$", done, flags=re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", done, flags=re.MULTILINE))  # "1.51s " ends in a space
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", done)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", done)
     failed = (int(errors.group(1)) if errors else 0) + (sum(map(int, socket_errors.groups())) if socket_errors else 0)

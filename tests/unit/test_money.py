@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from vardekedja.application import Marketplace
 from vardekedja.domain.money import DEFAULT_PLATFORM_FEE_RATE, parse_rate, price_line, round_half_up
 from vardekedja.domain.order import LineRequest, Order
+from vardekedja.projections.catalogue_search import largest_base
 
 from tests.chain import SITE, published_design, register_cast, spec
 from tests.unit.builders import placed_order, published_design as design_with
@@ -159,3 +160,15 @@ def test_a_lines_parts_always_add_up_to_its_amount(royalty, production, installa
     assert abs(line.unit_platform_fee_ore - (royalty + production + line.installation_fee_ore) * rate) <= Fraction(1, 2)
     assert -2 < line.vat_ore * 4 - line.amount_ore <= 2  # within half an öre of a quarter, halves up
     assert all(type(v) is int for v in (line.unit_price_ore, line.amount_ore, line.vat_ore, line.platform_fee_ore))
+
+
+@given(st.integers(min_value=-2, max_value=10**12),
+       st.fractions(min_value=0, max_value=1, max_denominator=10_000))  # fmt: skip
+def test_the_catalogue_price_bound_is_the_largest_base_whose_unit_price_fits(maximum: int, rate: Fraction) -> None:
+    base = largest_base(maximum, rate)
+
+    def price(amount: int) -> int:
+        return amount + round_half_up(amount * rate)
+
+    assert base == -1 or price(base) <= maximum
+    assert base + 1 > maximum or price(base + 1) > maximum

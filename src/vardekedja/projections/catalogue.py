@@ -27,7 +27,7 @@ from vardekedja.domain.design import Design, Specification
 from vardekedja.domain.organisation import Organisation, Role, normalise_names
 from vardekedja.projections import catalogue_search
 from vardekedja.projections.base import Projection, View
-from vardekedja.projections.paging import Page, newest_first
+from vardekedja.projections.paging import Page, newest_first, newest_first_statement, newest_first_values, page_of
 from vardekedja.storage.types import UtcDateTime
 
 SPEC_COLUMNS = (
@@ -35,6 +35,9 @@ SPEC_COLUMNS = (
     "height_mm", "weight_kg", "lead_time_days", "licence", "royalty_ore", "production_fee_ore",
     "installation_fee_ore", "co2e_kg", "inspection_interval_months",
 )  # fmt: skip
+
+KEPT_SEARCHES = 256  # searches built, one per combination of filters used (and number of words, on PostgreSQL)
+UNLISTED = frozenset({"draft", "draft_revision", "created_at", "updated_at", "published_at", "drafted"})
 
 
 class CatalogueView(View):
@@ -120,6 +123,12 @@ class CatalogueView(View):
             sa.Column("materials", sa.Text),
         )
 
+        # What a listing of published designs reads (not the open draft, JSON, nor the times of changes,
+        # whose decoding cost more than the rest of a row), and its searches: built once each, since
+        # building a statement and its cache key cost more than running it (see ``search_published``).
+        self._searches: dict[tuple[Any, ...], sa.Select[Any]] = {}
+        self.listed = sa.select(*(column for column in self.designs.columns if column.name not in UNLISTED))
+
     def extra_ddl(self, dialect: str) -> list[str]:
         return catalogue_search.ddl(self.designs.name, self.search.name, self.token, dialect)
 
@@ -172,28 +181,44 @@ class CatalogueView(View):
         ``max_unit_price_ore`` bounds the unit price with installation, or without it when
         ``with_installation`` is false (the caller decides, from the municipality and what was asked).
         """
-        d = self.designs
-        query = sa.select(d).where(d.c.status == "published")
-        if q and (terms := re.findall(r"\w+", q)):
-            query = query.where(self._matches(connection.dialect.name, terms))
-        if category:
-            query = query.where(d.c.category == category.strip().casefold())
-        if material:
-            query = query.where(
-                sa.exists().where(self.materials.c.design_id == d.c.id, self.materials.c.material == _key(material))
-            )
-        if capability:
-            query = query.where(
-                sa.exists().where(
-                    self.capabilities.c.design_id == d.c.id, self.capabilities.c.capability == _key(capability)
-                )
-            )
-        if municipality:
-            query = query.where(self._made_in(_key(municipality)))
+        terms = re.findall(r"\w+", q) if q else []
+        dialect = connection.dialect.name
+        values: dict[str, Any] = {**catalogue_search.term_values(dialect, terms), **newest_first_values(limit, cursor)}
+        for name, value in (("category", category), ("material", material), ("capability", capability),
+                            ("municipality", municipality)):  # fmt: skip
+            if value:
+                values[name] = _key(value)
         if max_unit_price_ore is not None:
+            values["largest_base"] = catalogue_search.largest_base(max_unit_price_ore, fee_rate)
+        shape = (dialect, len(terms), *(name in values for name in ("category", "material", "capability",
+                 "municipality", "largest_base", "after")), with_installation)  # fmt: skip
+        statement = self._searches.get(shape)
+        if statement is None:
+            statement = self._search(*shape)
+            if len(self._searches) < KEPT_SEARCHES:
+                self._searches[shape] = statement
+        return page_of(connection.execute(statement, values).mappings().all(), limit, "listing")
+
+    def _search(self, dialect: str, terms: int, category: bool, material: bool, capability: bool,
+                municipality: bool, price: bool, after: bool, with_installation: bool) -> sa.Select[Any]:  # fmt: skip
+        """The search for one combination of filters, their values left as parameters (see ``search_published``)."""
+        d = self.designs
+        query = self.listed.where(d.c.status == "published")
+        if terms:
+            query = query.where(catalogue_search.matches(d, self.search.name, dialect, terms))
+        if category:
+            query = query.where(d.c.category == sa.bindparam("category", type_=sa.String))
+        for table, column, wanted in ((self.materials, "material", material),
+                                      (self.capabilities, "capability", capability)):  # fmt: skip
+            if wanted:
+                value = sa.bindparam(column, type_=sa.String)
+                query = query.where(sa.exists().where(table.c.design_id == d.c.id, table.c[column] == value))
+        if municipality:
+            query = query.where(self._made_in(sa.bindparam("municipality", type_=sa.String)))
+        if price:
             base = d.c.price_base_ore if with_installation else d.c.price_base_ore - d.c.installation_fee_ore
-            query = query.where(base <= catalogue_search.largest_base(max_unit_price_ore, fee_rate))
-        return newest_first(connection, query, d.c.listing, limit=limit, cursor=cursor)
+            query = query.where(base <= sa.bindparam("largest_base", type_=sa.BigInteger))
+        return newest_first_statement(query, d.c.listing, after=after)
 
     def able_workshops(self, connection: Connection, design_id: UUID, municipality: str) -> int:
         """How many workshops serving the municipality hold every capability the design needs."""
@@ -261,10 +286,7 @@ class CatalogueView(View):
             "municipality": values(self.workshop_areas.c.municipality),
         }
 
-    def _matches(self, dialect: str, terms: list[str]) -> sa.ColumnElement[bool]:
-        return catalogue_search.matches(self.designs, self.search.name, dialect, terms)
-
-    def _made_in(self, municipality: str) -> sa.ColumnElement[bool]:
+    def _made_in(self, municipality: str | sa.BindParameter[str]) -> sa.ColumnElement[bool]:
         """Some workshop serving the municipality has every capability the design needs."""
         d, area, needed, held = self.designs, self.workshop_areas, self.capabilities, self.workshop_capabilities
         # Correlated by hand: automatic correlation only reaches the enclosing SELECT, and
@@ -280,8 +302,6 @@ class CatalogueView(View):
 
 def _key(value: str) -> str:
     return value.strip().casefold()
-
-
 
 
 class CatalogueProjection(Projection):

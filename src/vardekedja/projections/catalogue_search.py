@@ -33,30 +33,45 @@ def ddl(designs: str, search: str, token: str, dialect: str) -> list[str]:
     ]
 
 
-def matches(designs: sa.Table, search: str, dialect: str, terms: list[str]) -> sa.ColumnElement[bool]:
-    """The design matches every term (the FTS5 rowid is the design's listing number)."""
+def matches(designs: sa.Table, search: str, dialect: str, count: int) -> sa.ColumnElement[bool]:
+    """The design matches each of ``count`` terms, given as ``term_values`` (the FTS5 rowid is the listing number)."""
     if dialect == "sqlite":
-        expression = " ".join(f'"{term}"*' for term in terms)
         matching = sa.text(f"SELECT rowid FROM {search} WHERE {search} MATCH :terms")
-        return designs.c.listing.in_(matching.bindparams(terms=expression).columns(rowid=sa.BigInteger))
+        return designs.c.listing.in_(matching.columns(rowid=sa.BigInteger))
     words = sa.literal_column(f"{designs.name}.words")
     found = []
-    for term in terms:
-        forms = [sa.func.to_tsquery(config, f"{term}:*") for config in ("simple", "swedish", "english")]
+    for number in range(count):
+        term = sa.bindparam(f"term_{number}", type_=sa.String)
+        forms = [sa.func.to_tsquery(config, term) for config in ("simple", "swedish", "english")]
         found.append(words.op("@@")(forms[0].op("||")(forms[1]).op("||")(forms[2])))
     return sa.and_(*found)
+
+
+def term_values(dialect: str, terms: list[str]) -> dict[str, str]:
+    """The values ``matches`` takes for these terms: every term matched as a prefix."""
+    if not terms:
+        return {}
+    if dialect == "sqlite":
+        return {"terms": " ".join(f'"{term}"*' for term in terms)}
+    return {f"term_{number}": f"{term}:*" for number, term in enumerate(terms)}
 
 
 def largest_base(max_unit_price_ore: int, fee_rate: Fraction) -> int:
     """The largest base whose unit price (base + fee rounded half-up) stays within the maximum.
 
-    The unit price only grows with the base, so a binary search finds the edge exactly.
+    The unit price only grows with the base, and the base at the maximum divided by
+    (1 + rate) is within one öre of the edge, so a step or two from there finds it
+    exactly (a binary search over the whole range took some 40 steps of exact fractions).
     """
-    low, high = -1, max(max_unit_price_ore, -1)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if middle + round_half_up(middle * fee_rate) <= max_unit_price_ore:
-            low = middle
-        else:
-            high = middle - 1
-    return low
+    if max_unit_price_ore < 0:
+        return -1
+
+    def price(base: int) -> int:
+        return base + round_half_up(base * fee_rate)
+
+    base = max_unit_price_ore * fee_rate.denominator // (fee_rate.denominator + fee_rate.numerator)
+    while base < max_unit_price_ore and price(base + 1) <= max_unit_price_ore:
+        base += 1
+    while base >= 0 and price(base) > max_unit_price_ore:
+        base -= 1
+    return base

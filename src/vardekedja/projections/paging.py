@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,5 +52,25 @@ def newest_first(connection: Connection, query: sa.Select[Any], position: sa.Col
     if after is not None:
         query = query.where(position < after)
     rows = connection.execute(query.order_by(position.desc()).limit(limit + 1)).mappings().all()
+    return page_of(rows, limit, position.key)
+
+
+def newest_first_statement(query: sa.Select[Any], position: sa.ColumnElement[int], *,
+                           after: bool) -> sa.Select[Any]:  # fmt: skip
+    """``newest_first``'s statement with the cursor's position (``after``) and ``limit`` left as parameters,
+    so that it can be built once and run with ``newest_first_values``; ``page_of`` makes the page."""
+    if after:
+        query = query.where(position < sa.bindparam("after", type_=sa.BigInteger))
+    return query.order_by(position.desc()).limit(sa.bindparam("limit", type_=sa.Integer))
+
+
+def newest_first_values(limit: int, cursor: str | None) -> dict[str, int]:
+    """The values ``newest_first_statement`` takes for a page of ``limit`` items after ``cursor``."""
+    after = decode_cursor(cursor)
+    return {"limit": limit + 1} if after is None else {"limit": limit + 1, "after": after}
+
+
+def page_of(rows: Sequence[Any], limit: int, key: str) -> Page:
+    """The page of ``limit`` items from rows read with one more, and the cursor to the next page, if any."""
     items = [dict(row) for row in rows[:limit]]
-    return Page(items, encode_cursor(items[-1][position.key]) if len(rows) > limit else None)
+    return Page(items, encode_cursor(items[-1][key]) if len(rows) > limit else None)
