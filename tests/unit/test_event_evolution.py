@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from tests.chain import SITE, published_design, register_cast, window
+from tests.chain import SITE, published_design, register_cast, spec, window
 from tests.unit.flow import place_and_pay, produce
 from vardekedja.application import Marketplace
 from vardekedja.domain.delivery import Delivery, DeliveryStatus
@@ -117,6 +118,51 @@ def test_a_design_whose_specification_todays_rules_refuse_still_replays() -> Non
 
     assert design.revisions[1].title == "  " and design.revisions[1].width_mm == 0
     assert design.published_revisions == [1]
+
+
+UNTIDY = spec(category="  Bänkar ", materials=("Ek", " ek", "Stål "), required_capabilities=("Snickeri", " "))
+
+
+def test_a_design_is_recorded_normalised_and_replayed_as_recorded() -> None:
+    app = Marketplace()
+    cast = register_cast(app)
+    design_id = published_design(app, cast, UNTIDY)
+    app.revise_design(cast.designer, design_id, replace(UNTIDY, category="Bord "))
+    recorded = {n.topic: json.loads(n.state) for n in app.recorder.select_notifications(1, 1000)
+                if n.originator_id == design_id}  # fmt: skip
+
+    for topic in ("vardekedja:Design.Drafted", "vardekedja:Design.Revised"):
+        assert recorded[topic]["class_version"] == 2
+        specification = recorded[topic]["specification"]
+        assert (specification["materials"], specification["required_capabilities"]) == (["ek", "stål"], ["snickeri"])
+    assert recorded["vardekedja:Design.Drafted"]["specification"]["category"] == "bänkar"
+
+    def untidy_again(state: dict[str, Any]) -> dict[str, Any]:  # what no rule of today would record
+        state["specification"] = {**state["specification"], "category": " Bänkar", "materials": ["Stål", "Ek"]}
+        return state
+
+    design = replayed(stored_history(app), {"vardekedja:Design.Drafted": untidy_again}).design(design_id)
+
+    assert (design.revisions[1].category, design.revisions[1].materials) == (" Bänkar", ("Stål", "Ek"))
+    assert design.revisions[2].category == "bord"
+
+
+def test_a_design_recorded_as_sent_by_version_1_loads_as_version_1_read_it() -> None:
+    app = Marketplace()
+    cast = register_cast(app)
+    design_id = published_design(app, cast, UNTIDY)
+
+    def as_sent(state: dict[str, Any]) -> dict[str, Any]:
+        assert state.pop("class_version") == 2
+        state["specification"] = {**state["specification"], "category": "  Bänkar ",
+                                  "materials": ["Ek", " ek", "Stål "], "required_capabilities": ["Snickeri", " "]}
+        return state
+
+    design = replayed(stored_history(app), {"vardekedja:Design.Drafted": as_sent}).design(design_id)
+
+    revision = design.revisions[1]
+    assert (revision.category, revision.materials, revision.required_capabilities) == ("bänkar", ("ek", "stål"),
+                                                                                         ("snickeri",))  # fmt: skip
 
 
 def test_an_order_whose_delivery_site_todays_rules_refuse_still_replays() -> None:

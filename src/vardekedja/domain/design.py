@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -76,13 +76,20 @@ class Specification:
                 field="inspection_interval_months",
             )
 
+    def normalised(self) -> Specification:
+        """As the commands record it: category, materials and capabilities compare without case or stray spaces
+        (today's rule, applied when a revision is recorded; replaying reads what was recorded)."""
+        return replace(self, category=self.category.strip().casefold(),
+                       materials=tuple(normalise_names(self.materials)),
+                       required_capabilities=tuple(normalise_names(self.required_capabilities)))  # fmt: skip
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Specification:
+        """The specification as an event recorded it, checked and changed by no rule of today."""
         # Revisions recorded before a field existed lack it: it then has its default.
         values = {f.name: data[f.name] for f in fields(cls) if f.name in data or f.name not in OPTIONAL}
-        values["category"] = values["category"].strip().casefold()
-        values["materials"] = tuple(normalise_names(values["materials"]))
-        values["required_capabilities"] = tuple(normalise_names(values["required_capabilities"]))
+        values["materials"] = tuple(values["materials"])
+        values["required_capabilities"] = tuple(values["required_capabilities"])
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +111,19 @@ class Specification:
         if self.royalty_ore + self.production_fee_ore <= 0:
             problems.append(("royalty_ore", "royalty and production fee together must be above zero"))
         return problems
+
+
+def normalised_v1(specification: dict[str, Any]) -> dict[str, Any]:
+    """A specification as version 1 of ``Design.Drafted`` and ``Design.Revised`` was read: those events carry it
+    as it was sent, and reading normalised category, materials and capabilities thus. History: never changed
+    (a later rule for names applies to what is recorded from then on, not to what version 1 meant)."""
+
+    def names(values: list[str]) -> list[str]:
+        return sorted({value.strip().casefold() for value in values if value.strip()})
+
+    return {**specification, "category": specification["category"].strip().casefold(),
+            "materials": names(specification["materials"]),
+            "required_capabilities": names(specification["required_capabilities"])}  # fmt: skip
 
 
 MEDIA_KINDS = ("picture", "production_file")
@@ -142,13 +162,23 @@ class Design(Aggregate):
 
     class Drafted(Created):
         TOPIC = "vardekedja:Design.Drafted"
+        class_version = 2  # 2: the specification is recorded normalised (version 1 was normalised on reading)
         designer_id: UUID
         specification: dict[str, Any]
 
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["specification"] = normalised_v1(state["specification"])
+
     class Revised(Event):
         TOPIC = "vardekedja:Design.Revised"
+        class_version = 2  # as Drafted
         revision: int
         specification: dict[str, Any]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["specification"] = normalised_v1(state["specification"])
 
     class Published(Event):
         TOPIC = "vardekedja:Design.Published"
@@ -167,7 +197,7 @@ class Design(Aggregate):
     @classmethod
     def draft(cls, designer_id: UUID, specification: Specification) -> Design:
         specification.check()
-        return cls(designer_id=designer_id, specification=specification.to_dict())
+        return cls(designer_id=designer_id, specification=specification.normalised().to_dict())
 
     @event(Drafted)
     def __init__(self, *, designer_id: UUID, specification: dict[str, Any]) -> None:
@@ -211,7 +241,7 @@ class Design(Aggregate):
         self._check_owner(organisation_id)
         self._check_not_retired()
         revision = self.draft_revision or self.latest_revision + 1
-        self._revised(revision=revision, specification=specification.to_dict())
+        self._revised(revision=revision, specification=specification.normalised().to_dict())
 
     @event(Revised)
     def _revised(self, revision: int, specification: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vardekedja.domain.design import Design, Specification
-from vardekedja.domain.organisation import Organisation, Role, normalise_names
+from vardekedja.domain.organisation import Organisation, Role
 from vardekedja.projections import catalogue_search
 from vardekedja.projections.base import Projection, View
 from vardekedja.projections.paging import Page, newest_first, newest_first_statement, newest_first_values, page_of
@@ -355,8 +355,7 @@ class CatalogueProjection(Projection):
         design = self.get(self.view.designs, domain_event.originator_id)
         if design is None or design["draft"] is None:
             return
-        # Read the draft as the domain does: events carry the specification as sent, and
-        # category, materials and capabilities compare (and are filtered) normalised.
+        # The draft as its event recorded it (normalised by the command; version-1 events upcast so).
         spec = Specification.from_dict(design["draft"]).to_dict()
         old_materials, old_capabilities = design["materials"] or [], design["required_capabilities"] or []
         first = design["listing"] is None
@@ -410,7 +409,7 @@ class CatalogueProjection(Projection):
                             municipality=municipality)  # fmt: skip
 
     def _replace_members(self, table: sa.Table, column: str, design_id: UUID, old: list[str], new: list[str]) -> None:
-        old_set, new_set = set(old), set(normalise_names(new))
+        old_set, new_set = set(old), set(new)
         for value in old_set - new_set:
             self.delete(table, (design_id, value))
         for value in new_set - old_set:
