@@ -30,7 +30,11 @@ import hmac
 import os
 import secrets
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID, uuid4
@@ -45,6 +49,9 @@ NONCE_BYTES = 12
 CACHED_KEYS = 100_000  # 32 bytes each; a process that opens more reads the rest from the table
 FRESH_KEYS = 32  # keys for new subjects made ahead in one write (see ``new_subject``)
 DIGEST_SECRET = "lookup-digest"
+# How often a process looks for erasures made by another process (on its next use of a key it keeps):
+# erasing answers only after this long, so by then no process opens the subject's data any more.
+ERASURES_CHECKED_EVERY = 0.5
 
 metadata = sa.MetaData()
 keys_table = sa.Table(
@@ -54,6 +61,13 @@ keys_table = sa.Table(
     sa.Column("key", sa.LargeBinary, nullable=True),  # NULL once erased: the subject never gets a key again
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("erased_at", sa.String(32), nullable=True),
+)
+# One row per erasure, in the order made: other processes drop the keys they keep of these subjects.
+erasures_table = sa.Table(
+    "personal_data_erasures",
+    metadata,
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subject", sa.String(36), nullable=False),
 )
 secrets_table = sa.Table(
     "personal_data_secrets",
@@ -81,6 +95,21 @@ def sealed_subject(value: str) -> UUID | None:
         return None
 
 
+_noted: ContextVar[list[tuple[str, str]] | None] = ContextVar("vardekedja_opened_personal_data", default=None)
+
+
+@contextmanager
+def noting_opened() -> Iterator[list[tuple[str, str]]]:
+    """Note each (sealed, plain) pair that ``open`` hands out within this context (and copies of it), so that an
+    answer kept for later (api/idempotency.py) can hold those values sealed instead of in plain text."""
+    noted: list[tuple[str, str]] = []
+    token = _noted.set(noted)
+    try:
+        yield noted
+    finally:
+        _noted.reset(token)
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -95,6 +124,8 @@ class PersonalData:
         self._lock = threading.Lock()
         self._digest_key: bytes | None = None
         self._fresh: list[tuple[UUID, bytes]] = []  # subjects whose keys are stored and not yet used
+        self._erasures_seen: int | None = None  # the last erasure this process has dropped the key of
+        self._erasures_due = 0.0  # when to look for erasures next (time.monotonic)
         if engine is not None:
             metadata.create_all(engine)
 
@@ -160,9 +191,13 @@ class PersonalData:
             return None
         blob = base64.urlsafe_b64decode(value.split(".", 2)[2])
         try:
-            return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], str(subject).encode()).decode()
+            plain = AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], str(subject).encode()).decode()
         except InvalidTag:
             return None
+        noted = _noted.get()
+        if noted is not None:
+            noted.append((value, plain))
+        return plain
 
     def erase(self, subject: UUID) -> None:
         """Delete the subject's key for good (a tombstone stays, so it is never given another)."""
@@ -179,6 +214,7 @@ class PersonalData:
             if not updated:
                 connection.execute(keys_table.insert().values(subject=name, key=None, created_at=_now(),
                                                               erased_at=_now()))  # fmt: skip
+            connection.execute(erasures_table.insert().values(subject=name))
         checkpoint(self.engine)
 
     def erased(self, subject: UUID) -> bool:
@@ -199,6 +235,8 @@ class PersonalData:
 
     def _key(self, subject: UUID, *, create: bool) -> bytes | None:
         name = str(subject)
+        if self.engine is not None and time.monotonic() >= self._erasures_due:
+            self._drop_erased()
         cached = self._cache.get(name)
         if cached is not None:
             return cached
@@ -214,6 +252,21 @@ class PersonalData:
                 if len(self._cache) > CACHED_KEYS:
                     self._cache.popitem(last=False)
             return key
+
+    def _drop_erased(self) -> None:
+        """Drop the keys kept here of subjects erased since the last look (by any process)."""
+        assert self.engine is not None
+        e = erasures_table.c
+        with self.engine.begin() as connection:
+            if self._erasures_seen is None:  # the first look: keys are read from the table from now on
+                found = [(connection.execute(sa.select(sa.func.max(e.number))).scalar_one_or_none() or 0, "")]
+            else:
+                found = list(connection.execute(sa.select(e.number, e.subject).where(e.number > self._erasures_seen)))
+        with self._lock:
+            for number, subject in found:
+                self._cache.pop(subject, None)
+                self._erasures_seen = max(self._erasures_seen or 0, number)
+            self._erasures_due = time.monotonic() + ERASURES_CHECKED_EVERY
 
     def _stored_key(self, name: str, create: bool) -> bytes | None:
         assert self.engine is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from typing import Any
 from datetime import datetime, timezone
 from pathlib import Path
 from uuid import UUID
@@ -20,6 +21,8 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from tests.api.conftest import OPERATOR_KEY
+from tests.api.support import Api, Party, ok, payment_provider_confirms, place, publish, register_cast, schedule_body
 from tests.api.test_people import LOOPBACK, OPERATOR, invite, join, new_browser, organisation, sign_in
 from vardekedja.audit.log import export
 from vardekedja.audit.replay import replay_views
@@ -55,6 +58,38 @@ def sealed_values(text: str, person: UUID) -> list[str]:
     return found
 
 
+def received_and_noted(browser: TestClient, runtime: Runtime) -> list[tuple[Party, str, dict[str, Any], str]]:
+    """A delivery received by the person, and production notes naming them, each sent with an Idempotency-Key:
+    the (party, path, body, key) of each, for repeating."""
+    cast = register_cast(Api(browser, runtime), OPERATOR_KEY)
+    design = publish(cast.designer)
+    order = place(cast.buyer, (design["id"], 1))
+    payment_provider_confirms(cast.buyer.api, order["id"])
+    production = ok(cast.buyer.get(f"/v1/orders/{order['id']}"))["lines"][0]["production_order_id"]
+    production_path = f"/v1/production-orders/{production}"
+    ok(cast.workshop.post(f"{production_path}/accept"))
+    ok(cast.workshop.post(f"{production_path}/start"))
+    sent = [(cast.workshop, f"{production_path}/complete", {"hours_worked": 3, "notes": f"{NAME} took it over"},
+             "complete-1")]  # fmt: skip
+    delivery = ok(cast.workshop.post(*sent[0][1:3], headers={"Idempotency-Key": sent[0][3]}))["delivery_id"]
+    ok(cast.workshop.post(f"/v1/deliveries/{delivery}/schedule", json=schedule_body()))
+    ok(cast.workshop.post(f"/v1/deliveries/{delivery}/dispatch"))
+    sent.append((cast.workshop, f"/v1/deliveries/{delivery}/deliver", {"received_by": NAME}, "deliver-1"))
+    assert ok(cast.workshop.post(*sent[1][1:3], headers={"Idempotency-Key": sent[1][3]}))["received_by"] == NAME
+    return sent
+
+
+def repeated(sent: list[tuple[Party, str, dict[str, Any], str]]) -> list[dict[str, Any]]:
+    """Each request sent again with its key: the kept answers."""
+    answers = []
+    for party, path, body, key in sent:
+        response = party.post(path, json=body, headers={"Idempotency-Key": key})
+        assert response.status_code == 200 and response.headers["Idempotent-Replayed"] == "true", response.text
+        assert int(response.headers["Content-Length"]) == len(response.content)
+        answers.append(response.json())
+    return answers
+
+
 @pytest.fixture
 def browser(any_runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_web_app(runtime=any_runtime), base_url=LOOPBACK) as client:
@@ -71,6 +106,7 @@ def test_an_erased_person_shows_as_erased_everywhere_and_their_data_cannot_be_re
     ebba = new_browser(browser)
     assert join(ebba, response.json()["invite_url"]).status_code == 303
     colleague = invite(browser, buyer)  # someone who is not erased
+    sent = received_and_noted(browser, runtime)  # kept by the idempotency store: sealed, as everywhere
     runtime.wait_for(runtime.marketplace.position)
     before_erasure = datetime.now(timezone.utc)
     key = vault._key(runtime.marketplace.person(person).subject, create=False)
@@ -85,6 +121,8 @@ def test_an_erased_person_shows_as_erased_everywhere_and_their_data_cannot_be_re
     sealed = sealed_values(log, person)
     assert sealed and {vault.open(value) for value in sealed} >= {NAME, EMAIL}
     assert browser.get("/v1/audit/verify", headers=OPERATOR).json()["ok"] is True
+    notes, delivery = repeated(sent)
+    assert (notes["notes"], delivery["received_by"]) == (f"{NAME} took it over", NAME)
     if not runtime.settings.uses_postgres:
         data_dir = runtime.settings.data_dir
         assert files_holding(data_dir, NAME.encode()) == files_holding(data_dir, EMAIL.encode()) == []
@@ -128,6 +166,13 @@ def test_an_erased_person_shows_as_erased_everywhere_and_their_data_cannot_be_re
     assert (stream["state"]["status"], stream["state"]["name"], stream["state"]["email"]) == (
         "active", "(erased)", "(erased)")
     assert sealed_subject(sealed[0]) is not None
+    # The kept answers repeat as before (the recipient and the notes are data subjects of their own), and
+    # hold them sealed: once the recipient is erased, the repeat shows it as erased too.
+    assert repeated(sent) == [notes, delivery]
+    received_by = runtime.marketplace.delivery(UUID(delivery["id"])).received_by
+    assert received_by is not None and (recipient := sealed_subject(received_by)) is not None
+    vault.erase(recipient)
+    assert [answer["received_by"] for answer in repeated(sent)[1:]] == [None]
     # On SQLite: not the plain text, and not the key, in any file under the data folder.
     if not runtime.settings.uses_postgres:
         data_dir = runtime.settings.data_dir

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import hmac
 import time
@@ -288,7 +289,8 @@ async def command(runtime: Runtime, response: Response, run: Callable[[Marketpla
     ``run`` calls one command and builds the answer from the aggregates as the
     command left them, so nothing is loaded again (see application/command_thread.py).
     """
-    done = await runtime.commands.run(functools.partial(run, runtime.marketplace))
+    # In a copy of the request's context: personal data the answer opens is noted for api/idempotency.py.
+    done = await runtime.commands.run(functools.partial(contextvars.copy_context().run, run, runtime.marketplace))
     recorded(response, done.position)
     value: T = done.value
     return value

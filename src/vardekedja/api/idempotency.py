@@ -16,11 +16,17 @@ recorded finds it and answers as the first would have (placing an order, draftin
 a design), instead of creating it twice; other commands meet the state the
 first attempt left and answer by the usual rules. A command that timed out
 (``Vardekedja-Outcome: unknown``) keeps its claim until it is taken over so.
+
+An answer is kept without personal data in plain text: each value the answer
+opened (a delivery's ``received_by``, notes; see personal_data.py) is kept in its
+sealed form, and opened again when the answer is repeated, so once its subject
+is erased the repeat shows it as erased (null) and no file holds it readable.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import uuid
@@ -38,6 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vardekedja.api.limits import is_upload
 from vardekedja.api.problems import problem
 from vardekedja.api.sessions import COOKIE as SESSION_COOKIE
+from vardekedja.personal_data import PersonalData, noting_opened
 from vardekedja.storage.types import UtcDateTime
 
 HEADER = b"idempotency-key"
@@ -86,7 +93,9 @@ idempotency = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("owner", sa.String(300), nullable=True),
+    sa.Column("sealed", sa.JSON, nullable=True),  # where the body holds personal data sealed (see above)
 )
+Path = list[str | int]
 
 
 class IdempotencyStore:
@@ -94,9 +103,13 @@ class IdempotencyStore:
         self.engine = engine
         self.in_flight: set[str] = set()  # slots whose request this process is still answering
         metadata.create_all(engine)
-        with engine.begin() as connection:  # a store made before claims named their owner
-            if "owner" not in {column["name"] for column in sa.inspect(connection).get_columns("idempotency_keys")}:
+        with engine.begin() as connection:  # a store made before claims named their owner, or answers were sealed
+            present = {column["name"] for column in sa.inspect(connection).get_columns("idempotency_keys")}
+            if "owner" not in present:
                 connection.exec_driver_sql("ALTER TABLE idempotency_keys ADD COLUMN owner VARCHAR(300)")
+            if "sealed" not in present:
+                kind = idempotency.c.sealed.type.compile(dialect=engine.dialect)
+                connection.exec_driver_sql(f"ALTER TABLE idempotency_keys ADD COLUMN sealed {kind}")
 
     def claim(self, scope: str, fingerprint: str) -> dict[str, Any] | None:
         """Claim the key for this request; None if claimed, else the earlier request's record."""
@@ -131,11 +144,12 @@ class IdempotencyStore:
             )  # fmt: skip
         return taken.rowcount == 1
 
-    def complete(self, scope: str, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+    def complete(self, scope: str, status: int, headers: list[tuple[str, str]], body: bytes,
+                 sealed: list[Path] | None = None) -> None:  # fmt: skip
         with self.engine.begin() as connection:
             connection.execute(
                 idempotency.update().where(idempotency.c.scope == scope)
-                .values(state="done", status=status, headers=headers, body=body)
+                .values(state="done", status=status, headers=headers, body=body, sealed=sealed or None)
             )  # fmt: skip
 
     def forget(self, scope: str) -> None:
@@ -226,9 +240,14 @@ class IdempotencyMiddleware:
                                "moment", headers={"Retry-After": "2"})  # fmt: skip
         else:
             raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in earlier["headers"]]
+            body = earlier["body"]
+            if earlier.get("sealed"):
+                body = _opened(body, earlier["sealed"], _vault(scope))
+                raw = [(name, value) for name, value in raw if name.lower() != b"content-length"]
+                raw.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": earlier["status"],
                         "headers": [*raw, (b"idempotent-replayed", b"true")]})  # fmt: skip
-            await send({"type": "http.response.body", "body": earlier["body"]})
+            await send({"type": "http.response.body", "body": body})
             return
         await response(scope, receive, send)
 
@@ -255,7 +274,8 @@ class IdempotencyMiddleware:
         store = self._store(scope)
         store.in_flight.add(slot)
         try:
-            await self.app(scope, replay_body, capture)
+            with noting_opened() as opened:
+                await self.app(scope, replay_body, capture)
         except BaseException:
             await anyio.to_thread.run_sync(self._store(scope).forget, slot)
             raise
@@ -268,4 +288,55 @@ class IdempotencyMiddleware:
             return
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in start.get("headers", [])
                    if n.lower() not in (b"date", b"server")]  # fmt: skip
-        await anyio.to_thread.run_sync(self._store(scope).complete, slot, status, headers, b"".join(parts))
+        kept = _sealed(b"".join(parts), opened)
+        if kept is None:  # personal data in an answer that is not JSON: kept nowhere; a repeat runs again
+            await anyio.to_thread.run_sync(self._store(scope).forget, slot)
+            return
+        await anyio.to_thread.run_sync(self._store(scope).complete, slot, status, headers, *kept)
+
+
+def _vault(scope: Scope) -> PersonalData:
+    vault: PersonalData = scope["app"].state.runtime.personal_data
+    return vault
+
+
+def _compact(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _sealed(body: bytes, opened: list[tuple[str, str]]) -> tuple[bytes, list[Path]] | None:
+    """The answer to keep: each personal value it carries (``opened``: sealed and plain) sealed again, and where.
+
+    None when it carries some but is not JSON (no answer of the API is so: nothing is kept rather than a plain copy).
+    """
+    sealed_form = {plain: sealed for sealed, plain in opened if plain}
+    if not sealed_form:
+        return body, []
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    paths: list[Path] = []
+
+    def seal(node: Any, path: Path) -> None:
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            if isinstance(value, str) and value in sealed_form:
+                node[key] = sealed_form[value]
+                paths.append([*path, key])
+            else:
+                seal(value, [*path, key])
+
+    seal(document, [])
+    return (_compact(document), paths) if paths else (body, [])
+
+
+def _opened(body: bytes, paths: list[Path], vault: PersonalData) -> bytes:
+    """A kept answer with its personal values opened again (null where their subject was erased meanwhile)."""
+    document = json.loads(body)
+    for path in paths:
+        node = document
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = vault.open(node[path[-1]])
+    return _compact(document)

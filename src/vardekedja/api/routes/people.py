@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from uuid import UUID
 
@@ -34,7 +35,7 @@ from vardekedja.application import Marketplace
 from vardekedja.domain.errors import NotFoundError
 from vardekedja.domain.organisation import Role
 from vardekedja.domain.person import PersonStatus
-from vardekedja.personal_data import checkpoint
+from vardekedja.personal_data import ERASURES_CHECKED_EVERY, checkpoint
 from vardekedja.projections.people import PeopleView
 from vardekedja.runtime import Runtime
 
@@ -123,9 +124,12 @@ async def erase_person(person_id: UUID, caller: OperatorDep, runtime: RuntimeDep
 
 
 def _settle_erasure(runtime: Runtime, position: int) -> None:
-    """Once the views dropped the person's sealed values, move them out of the views' write-ahead log."""
+    """Once the views dropped the person's sealed values, move them out of the views' write-ahead log; and answer
+    no sooner than every other process sharing the keys has looked for erasures (and dropped the person's key)."""
+    settled = time.monotonic() + ERASURES_CHECKED_EVERY
     runtime.wait_for(position, 10.0)
     checkpoint(runtime.database.writer)
+    time.sleep(max(0.0, settled - time.monotonic()))
 
 
 def held_about(runtime: Runtime, sessions: SessionStore, person_id: UUID) -> PersonData:
