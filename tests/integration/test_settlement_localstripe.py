@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -171,6 +172,8 @@ def test_a_transfer_failing_twice_is_retried_with_backoff_and_made_once(settle: 
                                headers={**settle.operator, "Vardekedja-Min-Position": str(settle.app.position)}).json()  # fmt: skip
     [failing] = failures
     assert failing["failures"] == 1 and "outage" in failing["last_error"] and failing["role"] == "designer"
+    waited = datetime.fromisoformat(failing["next_attempt_at"]) - datetime.fromisoformat(failing["last_failed_at"])
+    assert abs(waited.total_seconds() - settle.runtime.settlement.base) < 0.001, "the first retry waits the base"
     settle.runtime.settlement.base = 3600.0
     assert settle.pass_() == {"backing off": 1}, "the next attempt waits"
     settle.runtime.settlement.base = 0.0
