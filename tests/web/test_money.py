@@ -77,8 +77,11 @@ def test_a_party_connects_its_payout_account_from_its_page_and_sees_when_it_is_r
     home, action = PAGES[role]
     caught_up(runtime)
     sign_in(client, party)
-    page = client.get(home, params={"lang": "en"}).text
+    shown = client.get(home, params={"lang": "en"})
+    page = shown.text
     assert "No payout account is connected yet" in page and f'action="{action}"' in page
+    # The form's answer is a redirect to Stripe's onboarding, which the page's form-action must let through.
+    assert "form-action 'self' https://connect.stripe.com;" in shown.headers["content-security-policy"]
     assert client.post(action, data={}).status_code == 403, "no form token, nothing done"
     assert runtime.marketplace.payout_account(party.id) is None
     connected = client.post(action, data={"csrftoken": _token(client, home)}, follow_redirects=False)

@@ -24,7 +24,7 @@ from vardekedja.web.auth import PageAreaCompany
 from vardekedja.web.commands import run_then_show
 from vardekedja.web.errors import PageError
 from vardekedja.web.rendering import PageDep
-from vardekedja.web.routes.money import party_money
+from vardekedja.web.routes.money import onboarding_allowed, party_money
 
 router = APIRouter(include_in_schema=False)
 HOME = "/area"
@@ -53,7 +53,7 @@ async def area(page: PageDep, caller: PageAreaCompany, reads: ViewsDep, runtime:
             **party_money(runtime, connection, me),
         }  # fmt: skip
 
-    return page.render("area.html", **await reads.read(read))
+    return onboarding_allowed(page.render("area.html", **await reads.read(read)), runtime)
 
 
 @router.post("/area/deliveries/{delivery_id}/install")

@@ -62,6 +62,19 @@ def _what_was_sold(runtime: Runtime, connection: Connection, payouts: list[Payou
     return found
 
 
+STRIPE_ONBOARDING = "https://connect.stripe.com"  # where Stripe's account links send the party
+
+
+def onboarding_allowed(response: Response, runtime: Runtime) -> Response:
+    """A page with the "Connect payout account" form: its Content-Security-Policy lets the form's answer, a
+    redirect to the provider's onboarding page, through (``form-action`` covers where a form redirects to)."""
+    base = runtime.settings.stripe_api_base
+    origin = STRIPE_ONBOARDING if base is None or "stripe.com" in base else base.rstrip("/")
+    policy = response.headers["Content-Security-Policy"]
+    response.headers["Content-Security-Policy"] = policy.replace("form-action 'self'", f"form-action 'self' {origin}")
+    return response
+
+
 async def _connect(request: Request, page: Page, runtime: Runtime, caller: Caller, home: str) -> Response:
     """Open (once) the party's payout account and send the browser to the provider's onboarding page, which
     sends it back to ``home``."""

@@ -28,7 +28,7 @@ from vardekedja.web.auth import PageDesigner
 from vardekedja.web.commands import act
 from vardekedja.web.errors import PageError
 from vardekedja.web.rendering import Page, PageDep
-from vardekedja.web.routes.money import party_money
+from vardekedja.web.routes.money import onboarding_allowed, party_money
 from vardekedja.web.security import form_token_matches
 
 router = APIRouter(include_in_schema=False)
@@ -45,7 +45,7 @@ async def studio(page: PageDep, designer: PageDesigner, reads: ViewsDep, runtime
         designs = runtime.view(CatalogueView).designs_of(connection, designer.organisation_id)
         return {"designs": [_summary(row) for row in designs], **party_money(runtime, connection, designer.organisation_id)}
 
-    return page.render("studio.html", **await reads.read(read))
+    return onboarding_allowed(page.render("studio.html", **await reads.read(read)), runtime)
 
 
 @router.get("/studio/designs/new", response_class=HTMLResponse)

@@ -24,7 +24,7 @@ from vardekedja.web.commands import run_then_show
 from vardekedja.web.errors import PageError
 from vardekedja.web.i18n import STOCKHOLM
 from vardekedja.web.rendering import PageDep
-from vardekedja.web.routes.money import party_money
+from vardekedja.web.routes.money import onboarding_allowed, party_money
 
 router = APIRouter(include_in_schema=False)
 HOME = "/workshop"
@@ -49,7 +49,7 @@ async def workshop(page: PageDep, caller: PageWorkshop, reads: ViewsDep, runtime
                 "deliveries": [DeliveryOut.from_row(row) for row in deliveries.items],
                 **party_money(runtime, connection, caller.organisation_id)}  # fmt: skip
 
-    return page.render("workshop.html", **await reads.read(read))
+    return onboarding_allowed(page.render("workshop.html", **await reads.read(read)), runtime)
 
 
 @router.post("/workshop/production/{production_id}/{action}")
