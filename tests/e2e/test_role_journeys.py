@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from tests.api.support import org_number
 from tests.e2e.test_payment_page_browser import Served, _enter_card, chromium, served  # noqa: F401 - the fixtures
 from tests.e2e.test_web_browser import _accessible, shots, web_browser  # noqa: F401 - the fixtures
 from tests.payments_support import wait_until
@@ -481,3 +482,34 @@ def test_a_designer_drafts_with_a_picture_publishes_and_sees_a_sale(served: Serv
     assert sale.count() == 1 and "600,00 kr" in sale.inner_text()  # the royalty: 300 kr × 2
     photograph(tab, shots, "studio-1280")
     tab.assert_clean()
+
+
+def test_an_operator_registers_an_organisation_and_invites_a_person_who_joins(served: Served, operator: Api,  # noqa: F811
+                                                                              tabs: Any, shots: Path) -> None:  # noqa: F811
+    admin = person_of(served, operator, "operator", tabs)
+    tab = tabs()
+    sign_in(tab, admin, "/admin")
+    photograph(tab, shots, "admin-1280")
+    for label, value in (("Namn", "Hallunda Bostäder"), ("Organisationsnummer", org_number()), ("Kommun", "Botkyrka")):
+        tab.page.get_by_label(label, exact=True).fill(value)
+    tab.page.get_by_label("Roll", exact=True).select_option(label="köpare")
+    tab.click("button", "Registrera")
+    assert "Hallunda Bostäder" in tab.page.get_by_role("status").inner_text()
+    tab.page.get_by_label("Organisation", exact=True).select_option(label="Hallunda Bostäder (köpare)")
+    email = f"person{next(_serial)}@hallunda.se"
+    tab.page.get_by_label("Personens namn", exact=True).fill("Amina Yusuf")
+    tab.page.get_by_label("E-post", exact=True).fill(email)
+    tab.page.get_by_label("Språk på personens sidor", exact=True).select_option("en")
+    tab.click("button", "Bjud in")
+    link = tab.page.locator("code.link").inner_text()
+    assert link.startswith(served.url + "/invite/")
+    tab.assert_clean()
+
+    newcomer = tabs(language="en")
+    newcomer.page.goto(link)
+    newcomer.checked()
+    join(newcomer, link)
+    newcomer.checked()
+    assert newcomer.page.get_by_role("button", name="Sign out").is_visible()  # signed in, on their pages in English
+    assert "Amina Yusuf" in newcomer.page.get_by_role("banner").inner_text()
+    newcomer.assert_clean()

@@ -70,6 +70,7 @@ def _environment(language: str) -> jinja2.Environment:
         status=lambda value: vocabulary.status(gettext, value),
         event=lambda value: vocabulary.event(gettext, value),
         role=lambda value: vocabulary.role(gettext, value),
+        view=lambda value: vocabulary.view(gettext, value),
         filesize=lambda size: format_size(size, formats),
         pretty=lambda value: json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str),
     )  # fmt: skip

@@ -65,6 +65,20 @@ EVENTS.update({kind: EVENTS[topic] for kind, topic in {
 }.items()})  # fmt: skip
 
 
+# The views the operator's page lists with their progress, by the projection's name.
+VIEWS = {
+    "organisations": N_("organisations and keys"), "catalogue": N_("catalogue"), "orders": N_("orders"),
+    "production": N_("production orders"), "deliveries": N_("deliveries"), "payouts": N_("payouts"),
+    "care": N_("installed pieces and maintenance"), "people": N_("people"), "impact": N_("impact"),
+    "settlement": N_("payout accounts and transfers"), "ledger": N_("bookkeeping"),
+}  # fmt: skip
+
+
+def view(gettext: Callable[[str], str], value: str) -> str:
+    known = VIEWS.get(value)
+    return gettext(known) if known else value
+
+
 ROLES = {
     "operator": N_("operator"), "designer": N_("designer"), "workshop": N_("workshop"), "buyer": N_("buyer"),
     "area_company": N_("area company"), "auditor": N_("auditor"),

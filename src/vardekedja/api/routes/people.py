@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from typing import Any
 from uuid import UUID
 
 from anyio import to_thread
@@ -59,9 +60,15 @@ async def invite_person(organisation_id: UUID, body: PersonIn, caller: WriterDep
     _operator_or_member(caller, organisation_id)
     fields = body.model_dump()
     invitation = await command(runtime, response, lambda app: app.invite_person(organisation_id, **fields))
-    await to_thread.run_sync(session_store(request).end_person, invitation.person_id)
-    url = runtime.settings.public_url(f"/invite/{invitation.token}", str(request.base_url))
+    url = await invite_link(request, runtime, invitation)
     return PersonInvited(id=invitation.person_id, status="invited", invite_url=url)
+
+
+async def invite_link(request: Request, runtime: Runtime, invitation: Any) -> str:
+    """After an invite is recorded: the person's sessions end (a new invite resets their password), and the
+    absolute link to ``/invite/{token}`` (the API's answer and the operator's page both give it)."""
+    await to_thread.run_sync(session_store(request).end_person, invitation.person_id)
+    return runtime.settings.public_url(f"/invite/{invitation.token}", str(request.base_url))
 
 
 @router.get("/organisations/{organisation_id}/people", response_model=PersonList)
