@@ -30,6 +30,8 @@ from vardekedja.web.errors import install_page_errors
 from vardekedja.web.i18n import LANGUAGES, translations
 from vardekedja.web.kept import KeptPagesMiddleware
 from vardekedja.web.routes import admin, area, audit, care, cart, impact, money, orders, public, studio, workshop
+from vardekedja.web.routes import admin_members as people_and_keys
+from vardekedja.web.routes import admin_projections as projections_pages
 from vardekedja.web.routes import sign_in as sign_in_pages
 from vardekedja.web.security import web_secret
 
@@ -131,6 +133,8 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(admin.router)
     app.include_router(money.router)
     app.include_router(sign_in_pages.router)
+    app.include_router(people_and_keys.router)
+    app.include_router(projections_pages.router)
     app.mount("/static", Static(packages=[("vardekedja.web", "static")]), name="static")
     install_page_errors(app)
     app.add_middleware(Csrf, settings=settings, skip_if_scope=_not_an_anonymous_form, always_protect=_AnonymousForms())

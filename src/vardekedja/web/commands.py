@@ -15,6 +15,7 @@ from typing import Any
 from anyio import to_thread
 from fastapi.responses import RedirectResponse
 
+from vardekedja.api.problems import status_of
 from vardekedja.application import Marketplace
 from vardekedja.domain.errors import DomainError
 from vardekedja.runtime import Runtime
@@ -45,8 +46,8 @@ async def act(gettext: Callable[[str], str], runtime: Runtime, run: Callable[[Ma
     try:
         done = await run_command(runtime, run)
     except DomainError as error:
-        status = 409 if "retired" in str(error) else 422
-        raise PageError(status, gettext("That could not be done: %(reason)s") % {"reason": reason(gettext, error)}) from None
+        said = gettext("That could not be done: %(reason)s") % {"reason": reason(gettext, error)}
+        raise PageError(status_of(error), said) from None
     await until_shown(runtime, done.position)
     return done
 

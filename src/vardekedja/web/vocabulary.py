@@ -31,6 +31,7 @@ STATUSES = {
     "failed": N_("failed"), "installed": N_("installed"), "acknowledged": N_("acknowledged"),
     "resolved": N_("resolved"), "rejected": N_("rejected"),
     "owed": N_("owed"), "transferred": N_("transferred"), "reversed": N_("reversed"),
+    "invited": N_("invited"), "active": N_("active"), "removed": N_("removed"), "erased": N_("erased"),
 }  # fmt: skip
 
 

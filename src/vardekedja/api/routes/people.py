@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from anyio import to_thread
@@ -41,6 +42,7 @@ from vardekedja.projections.people import PeopleView
 from vardekedja.runtime import Runtime
 
 router = APIRouter(tags=["people"])
+T = TypeVar("T")
 
 
 def _operator_or_member(caller: Caller, organisation_id: UUID) -> None:
@@ -90,13 +92,21 @@ async def remove_person(organisation_id: UUID, person_id: UUID, caller: WriterDe
                         request: Request) -> Response:  # fmt: skip
     """Remove a member; their sessions end at once."""
     _operator_or_member(caller, organisation_id)
-    sessions = session_store(request)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    # Before (so nothing more happens in their name) and after (a sign-in that slipped in between).
-    await to_thread.run_sync(sessions.end_person, person_id)
-    await command(runtime, response, lambda app: app.remove_person(organisation_id, person_id))
-    await to_thread.run_sync(sessions.end_person, person_id)
+    await remove_member(request, lambda run: command(runtime, response, run), organisation_id, person_id)
     return response
+
+
+async def remove_member(request: Request, run: Callable[[Callable[[Marketplace], T]], Awaitable[T]],
+                        organisation_id: UUID, person_id: UUID) -> T:  # fmt: skip
+    """Remove a member (``run`` runs the command as its caller does); their sessions end before (so nothing
+    more happens in their name) and after (a sign-in that slipped in between). The API and the operator's
+    pages both use this."""
+    sessions = session_store(request)
+    await to_thread.run_sync(sessions.end_person, person_id)
+    done = await run(lambda app: app.remove_person(organisation_id, person_id))
+    await to_thread.run_sync(sessions.end_person, person_id)
+    return done
 
 
 @router.get("/people/{person_id}/data", response_model=PersonData)
