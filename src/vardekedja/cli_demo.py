@@ -64,7 +64,9 @@ def seed_at_local_stripe(settings: Settings, kept: Mapping[str, str], pictures: 
     gets no payout accounts: transfers from those payments could only fail."""
     with LocalStripe(state=stand_in_state(settings)) as stand_in:
         gateway = StripeGateway(SECRET_KEY, None, api_base=stand_in.base)
-        app = Marketplace(settings.event_store_env(), platform_fee_rate=settings.fee_rate, payments=gateway)
+        personal_data = PersonalData.for_settings(settings)  # what the demo seals stays readable
+        app = Marketplace(settings.event_store_env(), platform_fee_rate=settings.fee_rate, payments=gateway,
+                          personal_data=personal_data)  # fmt: skip
         try:
             result = seed(app, kept, pictures=pictures, pay=pay_by_card)
             if result.seeded:
@@ -73,6 +75,7 @@ def seed_at_local_stripe(settings: Settings, kept: Mapping[str, str], pictures: 
                         ready_payout_account(app, listing.organisation_id)
         finally:
             app.close()
+            personal_data.dispose()
     return result
 
 

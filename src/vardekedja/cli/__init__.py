@@ -114,6 +114,7 @@ def demo(
 
     from vardekedja.application import Marketplace
     from vardekedja.demo import seed
+    from vardekedja.personal_data import PersonalData
 
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -134,11 +135,13 @@ def demo(
     else:
         if local_stripe:
             console.print("STRIPE_SECRET_KEY is set: the demo's payments are not sent to that Stripe account")
-        marketplace = Marketplace(settings.event_store_env(), platform_fee_rate=settings.fee_rate)
+        keys = PersonalData.for_settings(settings)  # what the demo seals stays readable
+        marketplace = Marketplace(settings.event_store_env(), platform_fee_rate=settings.fee_rate, personal_data=keys)
         try:
             result = seed(marketplace, kept, pictures=settings.data_dir / "media")
         finally:
             marketplace.close()
+            keys.dispose()
     _keep_private(kept_path, json.dumps({key.org_number: key.api_key for key in result.keys}, indent=2))
     reused = sum(key.reused for key in result.keys)
     console.print("demo data " + ("seeded" if result.seeded else
