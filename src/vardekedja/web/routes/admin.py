@@ -1,11 +1,9 @@
-"""The operator's page: organisations (registering one shows its first API key once), inviting people (the
-invite link is shown once), the projections' progress, and every payout. The same commands, request models
-and views as the API."""
+"""The operator's page: organisations (registering one shows its first API key once), the projections' progress,
+and every payout. The same commands, request model and views as the API."""
 
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -13,8 +11,6 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
 from vardekedja.api.deps import RuntimeDep, ViewsDep
-from vardekedja.api.people_models import PersonIn
-from vardekedja.api.routes.people import invite_link
 from vardekedja.api.schemas import OrganisationIn
 from vardekedja.domain.errors import DomainError
 from vardekedja.projections.organisations import OrganisationsView
@@ -25,7 +21,6 @@ from vardekedja.web.rendering import Page, PageDep
 
 router = APIRouter(include_in_schema=False)
 FIELDS = ("name", "role", "org_number", "municipality", "capabilities", "service_area")
-PERSON_FIELDS = ("organisation_id", "name", "email", "language")
 
 
 async def _overview(reads: Any, runtime: Any) -> dict[str, Any]:
@@ -40,11 +35,11 @@ async def _overview(reads: Any, runtime: Any) -> dict[str, Any]:
 
 
 async def _render(page: Page, reads: Any, runtime: Any, status: int = 200, **shown: Any) -> Response:
-    """The page with whatever a form left to show: its values and errors, a key or a link given once."""
-    forms = {"values": {}, "errors": {}, "issued": None, "invitee": {}, "invitee_errors": {}, "invited": None}
+    """The page with whatever the form left to show: its values and errors, or the key given once."""
+    forms = {"values": {}, "errors": {}, "issued": None}
     response = page.render("admin.html", status=status, **{**forms, **shown}, **await _overview(reads, runtime))
-    if shown.get("issued") or shown.get("invited"):
-        response.headers["Cache-Control"] = "no-store"  # shown once and must not be kept anywhere
+    if shown.get("issued"):
+        response.headers["Cache-Control"] = "no-store"  # the key is shown once and must not be kept anywhere
     return response
 
 
@@ -72,39 +67,6 @@ async def register(request: Request, page: PageDep, operator: PageOperator, read
             await until_shown(runtime, done.position)
     return await _render(page, reads, runtime, status=422 if errors else 201, values=values, errors=errors,
                          issued=issued)  # fmt: skip
-
-
-@router.post("/admin/people", response_class=HTMLResponse)
-async def invite(request: Request, page: PageDep, operator: PageOperator, reads: ViewsDep,
-                 runtime: RuntimeDep) -> Response:  # fmt: skip
-    """Invite a person into an organisation, as ``POST /v1/organisations/{id}/people`` does; the answer shows the
-    invite link once (only its hash is stored)."""
-    form = await request.form()
-    person = {name: str(form.get(name, "")).strip() for name in PERSON_FIELDS}
-    errors: dict[str, str] = {}
-    try:
-        organisation_id = UUID(person["organisation_id"])
-    except ValueError:
-        errors["organisation_id"] = page.gettext("Choose the organisation.")
-    try:
-        body = PersonIn.model_validate({name: person[name] for name in ("name", "email", "language")})
-    except ValidationError as invalid:
-        words = {"name": page.gettext("Write the person's name."),
-                 "email": page.gettext("Write an email address, such as anna@example.se.")}  # fmt: skip
-        errors.update({str(problem["loc"][0]): words.get(str(problem["loc"][0]), page.gettext("Choose a language."))
-                       for problem in invalid.errors()})  # fmt: skip
-    if errors:
-        return await _render(page, reads, runtime, status=422, invitee=person, invitee_errors=errors)
-    try:
-        done = await run_command(runtime, lambda app: app.invite_person(organisation_id, **body.model_dump()))
-    except DomainError as error:
-        field = error.field if error.field in PERSON_FIELDS else "organisation_id"
-        reason = page.gettext("That could not be done: %(reason)s") % {"reason": str(error)}
-        return await _render(page, reads, runtime, status=422, invitee=person, invitee_errors={field: reason})
-    link = await invite_link(request, runtime, done.value)
-    await until_shown(runtime, done.position)
-    invited = {"name": body.name, "link": link, "organisation": runtime.marketplace.organisation(organisation_id).name}
-    return await _render(page, reads, runtime, status=201, invited=invited)
 
 
 def _list(text: str) -> list[str]:
