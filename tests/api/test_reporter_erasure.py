@@ -19,6 +19,7 @@ from tests.api.conftest import OPERATOR_KEY
 from tests.api.support import Api, Cast, ok, register_cast
 from tests.api.test_erasure import exported, files_holding
 from vardekedja.audit.replay import replay_views
+from vardekedja.domain.maintenance import ServiceCode
 from vardekedja.personal_data import is_sealed, sealed_subject
 from vardekedja.projections.care import CareView
 from vardekedja.projections.database import ViewDatabase
@@ -127,3 +128,23 @@ def test_an_inspection_has_no_reporter_to_erase(cast: Cast, any_runtime: Runtime
     (inspection,) = ok(cast.operator.get("/v1/maintenance-orders"))["items"]
     refused = cast.operator.post(f"/v1/maintenance-orders/{inspection['id']}/reporter/erase")
     assert refused.status_code == 422 and "inspection" in refused.text
+
+
+def test_once_a_reporter_erasure_answered_no_other_process_opens_the_report(cast: Cast, any_runtime: Runtime) -> None:
+    """A second runtime on the same store stands for another server or projector process that kept the key."""
+    (piece,) = installed_pieces(cast)
+    order = any_runtime.marketplace.report_fault(UUID(piece["id"]), ServiceCode.DAMAGE, TEXT, contact={"email": EMAIL})
+    there = Runtime(any_runtime.settings)
+    try:
+        sealed = any_runtime.marketplace.maintenance_order(order.id).description
+        assert there.personal_data.open(sealed) == TEXT  # the other process now keeps the key
+
+        erased = cast.operator.post(f"/v1/maintenance-orders/{order.id}/reporter/erase")
+
+        assert erased.status_code == 200, erased.text
+        assert there.personal_data.open(sealed) is None
+        with any_runtime.database.reader.connect() as views:  # the views dropped it before the answer, too
+            row = any_runtime.view(CareView).maintenance_order(views, order.id)
+        assert row is not None and (row["description"], row["contact"]) == (None, None)
+    finally:
+        there.close()

@@ -23,6 +23,7 @@ from vardekedja.api.problems import PROBLEM_JSON, ApiError, Problem
 from vardekedja.api.sessions import COOKIE as SESSION_COOKIE
 from vardekedja.application import Marketplace, Recorded, hash_api_key, split_api_key
 from vardekedja.domain.organisation import Role
+from vardekedja.personal_data import ERASURES_CHECKED_EVERY, checkpoint
 from vardekedja.projections import faults
 from vardekedja.projections.organisations import OrganisationsView
 from vardekedja.runtime import Runtime
@@ -305,6 +306,21 @@ async def command_answered(
     as the command left it (see ``command``).
     """
     return await command(runtime, response, lambda app: answer(app, run(app).id))
+
+
+async def settle_erasure(runtime: Runtime, response: Response) -> None:
+    """After a command that erased a data subject's key: answer once the views have dropped the subject's
+    sealed values (moved out of the views' write-ahead log, too) and no sooner than every other process sharing
+    the keys has looked for erasures, so that once the erasure answered, nothing anywhere opens that data."""
+    settled = time.monotonic() + ERASURES_CHECKED_EVERY
+    position = int(response.headers[POSITION_HEADER])
+
+    def settle() -> None:
+        runtime.wait_for(position, 10.0)
+        checkpoint(runtime.database.writer)
+
+    await to_thread.run_sync(settle)
+    await asyncio.sleep(max(0.0, settled - time.monotonic()))
 
 
 OperatorDep = Annotated[Caller, Depends(ApiKey(Role.OPERATOR))]

@@ -23,6 +23,7 @@ from vardekedja.api.deps import (
     ViewsDep,
     command_answered,
     seen_by,
+    settle_erasure,
 )
 from vardekedja.api.problems import ApiError
 from vardekedja.api.resources import Page
@@ -177,4 +178,6 @@ async def erase_reporter(maintenance_order_id: UUID, caller: OperatorDep, runtim
     """Erase the reporter's personal data (the operator): the key they were sealed under is deleted, so the
     report's free text and contact details read as null everywhere from now on, in the views, exports and
     replays as of any time. An inspection has no reporter (422); a reporter is erased once (409)."""
-    return await _answer(runtime, response, lambda app: app.erase_reporter(maintenance_order_id))
+    erased = await _answer(runtime, response, lambda app: app.erase_reporter(maintenance_order_id))
+    await settle_erasure(runtime, response)
+    return erased

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -21,6 +20,7 @@ from vardekedja.api.deps import (
     ViewsDep,
     WriterDep,
     command,
+    settle_erasure,
 )
 from vardekedja.api.people_models import (
     HeldEvent,
@@ -37,7 +37,6 @@ from vardekedja.application import Marketplace
 from vardekedja.domain.errors import NotFoundError
 from vardekedja.domain.organisation import Role
 from vardekedja.domain.person import PersonStatus
-from vardekedja.personal_data import ERASURES_CHECKED_EVERY, checkpoint
 from vardekedja.projections.people import PeopleView
 from vardekedja.runtime import Runtime
 
@@ -136,17 +135,8 @@ async def erase_person(person_id: UUID, caller: OperatorDep, runtime: RuntimeDep
 
     erased = await command(runtime, response, run)
     await to_thread.run_sync(sessions.end_person, person_id)
-    await to_thread.run_sync(_settle_erasure, runtime, int(response.headers["Vardekedja-Position"]))
+    await settle_erasure(runtime, response)
     return erased
-
-
-def _settle_erasure(runtime: Runtime, position: int) -> None:
-    """Once the views dropped the person's sealed values, move them out of the views' write-ahead log; and answer
-    no sooner than every other process sharing the keys has looked for erasures (and dropped the person's key)."""
-    settled = time.monotonic() + ERASURES_CHECKED_EVERY
-    runtime.wait_for(position, 10.0)
-    checkpoint(runtime.database.writer)
-    time.sleep(max(0.0, settled - time.monotonic()))
 
 
 def held_about(runtime: Runtime, sessions: SessionStore, person_id: UUID) -> PersonData:
