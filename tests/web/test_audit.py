@@ -47,3 +47,4 @@ def test_event_times_are_shown_in_swedish_time_to_the_second(client: TestClient,
     assert shown in stream and 'type="datetime-local" step="1"' in stream  # a time can be given to the second
     log = client.get("/audit", params={"after": event.get("position") or 0}).text
     assert f'<time datetime="{event["time"]}">' in stream and shown in log
+    assert "Formgivning påbörjad" in log and "Design.Drafted" in log  # in words, beside the stored name

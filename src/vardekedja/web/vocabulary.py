@@ -51,6 +51,28 @@ EVENTS = {
 }  # fmt: skip
 
 
+# The rest of the events the audit log lists, in words (the log shows the stored name beside them).
+EVENTS.update({
+    "Organisation.Registered": N_("Organisation registered"), "Organisation.ApiKeyIssued": N_("API key issued"),
+    "Organisation.ApiKeyRevoked": N_("API key revoked"), "Directory.Opened": N_("Directory opened"),
+    "Directory.Listed": N_("Listed in the directory"), "Directory.Snapshot": N_("Directory snapshot"),
+    "Design.Drafted": N_("Design drafted"), "Design.Revised": N_("Draft changed"),
+    "Design.MediaAttached": N_("File attached"), "Design.Published": N_("Design published"),
+    "Design.Retired": N_("Design retired"), "Asset.Registered": N_("Piece registered"),
+    "Claim.Refunded": N_("Claim refunded"), "MaintenanceOrder.Opened": N_("Maintenance order opened"),
+    "MaintenanceOrder.Acknowledged": N_("Maintenance acknowledged"), "MaintenanceOrder.Started": N_("Maintenance started"),
+    "MaintenanceOrder.Resolved": N_("Maintenance resolved"), "MaintenanceOrder.Rejected": N_("Maintenance rejected"),
+    "MaintenanceOrder.ReporterErased": N_("Reporter erased"), "PaymentNotice.Received": N_("Payment notice received"),
+    "Payout.Owed": N_("Payout owed"), "Payout.Reduced": N_("Payout reduced after a claim"),
+    "Payout.Reversed": N_("Transfer reversed"), "Payout.TransferAttached": N_("Transfer recorded"),
+    "Payout.TransferFailed": N_("Transfer failed"), "Payout.Transferred": N_("Payout transferred"),
+    "PayoutAccount.Opened": N_("Payout account opened"), "PayoutAccount.LinkIssued": N_("Onboarding link issued"),
+    "PayoutAccount.ReadinessChanged": N_("Payout account readiness changed"), "Person.Invited": N_("Person invited"),
+    "Person.Reinvited": N_("Person invited again"), "Person.Joined": N_("Person joined"),
+    "Person.Removed": N_("Person removed"), "Person.Erased": N_("Person erased"),
+})  # fmt: skip
+
+
 # The order timeline names each entry by its kind (see projections/timeline.py): the same words.
 EVENTS.update({kind: EVENTS[topic] for kind, topic in {
     "placed": "Order.Placed", "checkout_started": "Order.CheckoutStarted", "paid": "Order.PaymentReceived",
