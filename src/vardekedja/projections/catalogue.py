@@ -41,6 +41,8 @@ UNLISTED = frozenset({"draft", "draft_revision", "created_at", "updated_at", "pu
 
 
 class CatalogueView(View):
+    version = 2  # 2: drafts recorded before their specification was normalised by the command read as recorded
+
     def define(self) -> None:
         self.designs = sa.Table(
             self.table_name("designs"),
