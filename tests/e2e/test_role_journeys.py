@@ -84,7 +84,7 @@ class Tab:
         self.page.wait_for_load_state()
         found = _accessible(self.page)
         if found:
-            self.inaccessible[urlsplit(self.page.url).path] = found
+            self.inaccessible.setdefault(urlsplit(self.page.url).path, []).extend(found)
 
     def click(self, role: str, name: str | re.Pattern[str], *, within: Any = None) -> None:
         """Click and wait for the page the click leads to (every form here answers with a redirect)."""
