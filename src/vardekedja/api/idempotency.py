@@ -263,13 +263,14 @@ class IdempotencyMiddleware:
 
         start: dict[str, Any] = {}
         parts: list[bytes] = []
+        held: list[Message] = []  # the answer leaves once it is remembered, so a repeat on receipt replays it
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 start.update(message)
             elif message["type"] == "http.response.body":
                 parts.append(message.get("body", b""))
-            await send(message)
+            held.append(message)
 
         store = self._store(scope)
         store.in_flight.add(slot)
@@ -281,6 +282,14 @@ class IdempotencyMiddleware:
             raise
         finally:
             store.in_flight.discard(slot)
+        try:
+            await self._remember(slot, start, parts, opened, scope)
+        finally:
+            for message in held:
+                await send(message)
+
+    async def _remember(self, slot: str, start: dict[str, Any], parts: list[bytes],
+                        opened: list[tuple[str, str]], scope: Scope) -> None:  # fmt: skip
         status = start.get("status", 500)
         if status >= 500:
             if not any(name.lower() == OUTCOME_UNKNOWN for name, _ in start.get("headers", [])):
