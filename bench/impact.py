@@ -27,11 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.chain import ORG_NUMBERS, SITE, spec, window  # noqa: E402
+from vardekedja.audit.impact import facts_from_export  # noqa: E402
 from vardekedja.audit.log import export, verify_file  # noqa: E402
 from vardekedja.domain.delivery import Vehicle, delivery_id  # noqa: E402
 from vardekedja.domain.order import DeliverySite, LineRequest  # noqa: E402
 from vardekedja.domain.production import production_order_id  # noqa: E402
-from vardekedja.audit.impact import facts_from_export  # noqa: E402
 from vardekedja.impact.report import Query, baseline_from, summarise  # noqa: E402
 from vardekedja.projections.impact import ImpactView  # noqa: E402
 from vardekedja.projections.payouts import PayoutsView  # noqa: E402

@@ -12,9 +12,9 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from typing import Any
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest

@@ -99,7 +99,7 @@ def test_a_georeport_client_reports_a_fault_and_follows_it(served: tuple[Cast, s
 
         cast.area_company.post(f"/v1/maintenance-orders/{request_id}/start")
         ok(cast.area_company.post(f"/v1/maintenance-orders/{request_id}/resolve", json={"hours_worked": 1}))
-        closed = _wait_for(http, f"/open311/v2/requests.json?status=closed", lambda body: len(body) == 1)
+        closed = _wait_for(http, "/open311/v2/requests.json?status=closed", lambda body: len(body) == 1)
         assert [item["service_request_id"] for item in closed] == [request_id]
         assert ok(http.get("/open311/v2/requests.json", params={"status": "open"})) == []
 

@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 
 from tests.chain import ORG_NUMBERS, spec, window
 from tests.integration.audit_support import audited_runtime
+from vardekedja.audit.impact import recompute
 from vardekedja.audit.log import export
 from vardekedja.domain.delivery import Vehicle, delivery_id
 from vardekedja.domain.maintenance import ServiceCode
 from vardekedja.domain.order import DeliverySite, LineRequest
 from vardekedja.domain.production import production_order_id
-from vardekedja.audit.impact import recompute
 from vardekedja.impact.report import Query, baseline_from, summarise
 from vardekedja.projections.impact import ImpactView
 from vardekedja.projections.payouts import PayoutsView

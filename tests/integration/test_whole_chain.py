@@ -1,10 +1,9 @@
 """The whole value chain on every event store: design to installed, paid and settled."""
 
+from tests.chain import paid_order, published_design, register_cast, window
 from vardekedja.domain.delivery import DeliveryStatus
 from vardekedja.domain.order import OrderStatus
 from vardekedja.domain.production import ProductionStatus, production_order_id
-
-from tests.chain import paid_order, published_design, register_cast, window
 
 
 def test_an_installed_order_is_fulfilled_and_its_money_adds_up(marketplace):

@@ -10,14 +10,13 @@ import itertools
 from fractions import Fraction
 from uuid import UUID, uuid4
 
+from tests.chain import BENCH, SITE
 from vardekedja.domain.delivery import Delivery
 from vardekedja.domain.design import Design, Specification
 from vardekedja.domain.directory import Directory
 from vardekedja.domain.order import DeliverySite, LineRequest, Order
 from vardekedja.domain.organisation import Organisation
 from vardekedja.domain.production import ProductionOrder
-
-from tests.chain import BENCH, SITE
 
 _serials = itertools.count(1)
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from tests.chain import SITE, Cast, window
 from vardekedja.application import Marketplace
 from vardekedja.domain.order import LineRequest, Order
 from vardekedja.domain.production import production_order_id
-
-from tests.chain import SITE, Cast, window
 
 
 def place_and_pay(

@@ -7,6 +7,9 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from tests.chain import BENCH, ORG_NUMBERS, SITE, paid_order, published_design, register_cast, window
+from tests.conftest import RecordingRefunds
+from tests.unit.flow import place_and_pay, produce, settle
 from vardekedja.application import Marketplace, PaymentsUnavailableError
 from vardekedja.domain.delivery import Delivery
 from vardekedja.domain.design import Design
@@ -14,10 +17,6 @@ from vardekedja.domain.errors import ConcurrentUpdateError, ForbiddenError, NotF
 from vardekedja.domain.order import LineRequest, Order, OrderStatus
 from vardekedja.domain.payout import Payout
 from vardekedja.domain.production import ProductionOrder, production_order_id
-
-from tests.chain import BENCH, SITE, ORG_NUMBERS, paid_order, published_design, register_cast, window
-from tests.conftest import RecordingRefunds
-from tests.unit.flow import place_and_pay, produce, settle
 
 MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 

@@ -7,14 +7,14 @@ from uuid import uuid4
 
 import pytest
 
+from tests.chain import published_design as publish_through
+from tests.chain import register_cast, window
+from tests.unit.builders import pending_delivery
+from tests.unit.flow import place_and_pay, produce
 from vardekedja.domain.delivery import Delivery, DeliveryStatus
 from vardekedja.domain.errors import InvalidTransitionError, NotFoundError, NotOwnerError, RuleViolationError
 from vardekedja.domain.order import LineRequest, OrderStatus
 from vardekedja.domain.production import production_order_id
-
-from tests.chain import published_design as publish_through, register_cast, window
-from tests.unit.builders import pending_delivery
-from tests.unit.flow import place_and_pay, produce
 
 WORKSHOP, AREA_COMPANY = uuid4(), uuid4()
 NOW = datetime.now(timezone.utc)  # what the application passes in: the domain reads no clock

@@ -6,6 +6,7 @@ from uuid import uuid4
 
 import pytest
 
+from tests.chain import BENCH, spec
 from vardekedja.domain.design import MAX_ORE, Design, DesignStatus, Specification
 from vardekedja.domain.errors import (
     DesignRetiredError,
@@ -15,8 +16,6 @@ from vardekedja.domain.errors import (
     NotPublishableError,
     NotPublishedError,
 )
-
-from tests.chain import BENCH, spec
 
 DESIGNER = uuid4()
 

@@ -97,8 +97,8 @@ def test_a_version_2_dispatch_loads_and_is_figured_by_the_first_table(tmp_path: 
 
 
 def test_a_fault_report_stored_before_contact_details_were_kept_loads_without_them() -> None:
-    from tests.unit.test_event_evolution import as_version_1, replayed, stored_history
     from tests.unit.flow import place_and_pay, produce
+    from tests.unit.test_event_evolution import as_version_1, replayed, stored_history
     from vardekedja.domain.asset import asset_id
     from vardekedja.domain.maintenance import ServiceCode
     from vardekedja.domain.order import LineRequest

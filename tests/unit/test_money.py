@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.chain import SITE, published_design, register_cast, spec
+from tests.unit.builders import placed_order
+from tests.unit.builders import published_design as design_with
 from vardekedja.application import Marketplace
 from vardekedja.domain.money import DEFAULT_PLATFORM_FEE_RATE, parse_rate, price_line, round_half_up
 from vardekedja.domain.order import LineRequest, Order
 from vardekedja.projections.catalogue_search import largest_base
-
-from tests.chain import SITE, published_design, register_cast, spec
-from tests.unit.builders import placed_order, published_design as design_with
 
 
 def price(royalty: int, production: int, installation: int = 0, *, quantity: int = 1, install: bool = True,

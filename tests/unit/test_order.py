@@ -7,6 +7,9 @@ from uuid import uuid4
 
 import pytest
 
+from tests.chain import BENCH, SITE, register_cast, spec
+from tests.chain import published_design as publish_through
+from tests.unit.builders import area_company, directory_of, organisation, published_design, workshop
 from vardekedja.domain.design import Design
 from vardekedja.domain.errors import (
     InvalidOrderError,
@@ -15,9 +18,6 @@ from vardekedja.domain.errors import (
     NotOrderableError,
 )
 from vardekedja.domain.order import DeliverySite, LineRequest, Order, OrderStatus
-
-from tests.chain import BENCH, SITE, published_design as publish_through, register_cast, spec
-from tests.unit.builders import area_company, directory_of, organisation, published_design, workshop
 
 TABLE = spec(title="Picknickbord", royalty_ore=99_00, production_fee_ore=2_000_00, installation_fee_ore=333_35,
              required_capabilities=("carpentry",))

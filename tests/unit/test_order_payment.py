@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.chain import SITE, paid_order, register_cast
+from tests.chain import published_design as publish_through
+from tests.unit.builders import paid, placed_order, published_design
 from vardekedja.application import Marketplace, PaymentsUnavailableError
 from vardekedja.domain.errors import InvalidTransitionError, NotFoundError, NotOwnerError
 from vardekedja.domain.order import LineRequest, Order, OrderStatus
 from vardekedja.domain.production import ProductionOrder, ProductionStatus, production_order_id
-
-from tests.chain import SITE, paid_order, published_design as publish_through, register_cast
-from tests.unit.builders import paid, placed_order, published_design
 
 
 @pytest.fixture

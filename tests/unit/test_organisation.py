@@ -6,20 +6,19 @@ from uuid import uuid4
 
 import pytest
 
+from tests.chain import BENCH, register_cast
+from tests.unit.builders import directory_of, organisation
 from vardekedja.application import Marketplace, hash_api_key, split_api_key
 from vardekedja.domain.errors import (
     DuplicateOrganisationError,
     ForbiddenError,
-    NotFoundError,
     InvalidOrgNumberError,
     InvalidTransitionError,
+    NotFoundError,
     RuleViolationError,
     UnknownApiKeyError,
 )
 from vardekedja.domain.organisation import Organisation, Role, normalise_org_number
-
-from tests.chain import BENCH, register_cast
-from tests.unit.builders import directory_of, organisation
 
 # Real, Luhn-valid Swedish organisation numbers.
 VALID = ["556016-0680", "556036-0793", "556000-0753", "556012-5790", "556056-6258", "212000-0142"]

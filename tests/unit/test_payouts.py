@@ -6,15 +6,15 @@ from uuid import uuid4
 
 import pytest
 
+from tests.chain import BENCH, register_cast, spec
+from tests.chain import published_design as publish_through
+from tests.unit.builders import paid, placed_order, published_design
+from tests.unit.flow import deliver_line, place_and_pay, settle
 from vardekedja.domain.errors import InvalidOrderError, InvalidTransitionError
 from vardekedja.domain.order import LineRequest, Order, OrderStatus
 from vardekedja.domain.organisation import Role
 from vardekedja.domain.payout import Payout, payout_id, payout_on_installation, payouts_on_delivery
 from vardekedja.domain.production import production_order_id
-
-from tests.chain import BENCH, published_design as publish_through, register_cast, spec
-from tests.unit.builders import paid, placed_order, published_design
-from tests.unit.flow import deliver_line, place_and_pay, settle
 
 
 def owed(app, order_id) -> set[tuple[int, str, object, int]]:
@@ -146,7 +146,7 @@ def test_payouts_and_platform_fee_add_up_to_the_subtotal_to_the_ore(memory_marke
     cast = register_cast(app)
     lines = [
         LineRequest(publish_through(app, cast, spec(royalty_ore=r, production_fee_ore=p, installation_fee_ore=i)), q)
-        for (r, p, i), q in zip(prices, quantities)
+        for (r, p, i), q in zip(prices, quantities, strict=True)
     ]
     order_id = place_and_pay(app, cast, lines, install=install)
 
@@ -157,7 +157,7 @@ def test_payouts_and_platform_fee_add_up_to_the_subtotal_to_the_ore(memory_marke
     assert len(payouts) == len(lines) * (3 if install else 2)
     assert sum(p.amount_ore for p in payouts) + order.platform_fee_ore == order.subtotal_ore
     assert order.paid_ore == order.total_ore == order.subtotal_ore + order.vat_ore
-    for line, ((royalty, production, installation), quantity) in zip(order.lines, zip(prices, quantities)):
+    for line, ((royalty, production, installation), quantity) in zip(order.lines, zip(prices, quantities, strict=True), strict=True):
         expected = {
             (line.line_no, "designer", cast.designer, royalty * quantity),
             (line.line_no, "workshop", cast.workshop, production * quantity),

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.chain import BENCH, SITE, register_cast, spec
+from tests.chain import published_design as publish_through
+from tests.unit.builders import open_production_order, organisation, workshop
+from tests.unit.flow import place_and_pay
 from vardekedja.domain.errors import (
     AlreadyTakenError,
     ConflictError,
@@ -15,10 +19,6 @@ from vardekedja.domain.errors import (
 )
 from vardekedja.domain.order import LineRequest, OrderStatus
 from vardekedja.domain.production import MAX_HOURS, ProductionOrder, ProductionStatus, production_order_id
-
-from tests.chain import BENCH, SITE, published_design as publish_through, register_cast, spec
-from tests.unit.builders import open_production_order, organisation, workshop
-from tests.unit.flow import place_and_pay
 
 
 def accepted_by(holder) -> ProductionOrder:
