@@ -197,6 +197,7 @@ def browser_context(chromium: str, served: Served, tmp_path_factory: pytest.Temp
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium_profile")),  # a fresh user-data-dir
             executable_path=chromium, headless=True, args=CHROMIUM_ARGS, timeout=START_SECONDS * 1000,
+            locale="sv-SE",  # a Swedish buyer's browser: the page follows Accept-Language (the journeys pay in English)
         )  # fmt: skip
         try:
             yield context
@@ -229,10 +230,15 @@ def _order_id(payment_link: str) -> UUID:
     return UUID(found.group(1))
 
 
-def _enter_card(page: Any, number: str, year: str = "34") -> None:
-    """Type into localstripe's card element, each input found by the Swedish name the page gives it."""
-    for label, value in (("Kortnummer", number), ("Utgångsmånad (MM)", "12"), ("Utgångsår (ÅÅ eller ÅÅÅÅ)", year),
-                         ("CVC", "123"), ("Postnummer", "14551")):  # fmt: skip
+CARD_FIELDS = {
+    "sv": ("Kortnummer", "Utgångsmånad (MM)", "Utgångsår (ÅÅ eller ÅÅÅÅ)", "CVC", "Postnummer"),
+    "en": ("Card number", "Expiry month (MM)", "Expiry year (YY or YYYY)", "CVC", "Postal code"),
+}
+
+
+def _enter_card(page: Any, number: str, year: str = "34", language: str = "sv") -> None:
+    """Type into localstripe's card element, each input found by the name the page gives it in its language."""
+    for label, value in zip(CARD_FIELDS[language], (number, "12", year, "123", "14551"), strict=True):
         field_ = page.get_by_label(label, exact=True)
         field_.fill("")
         field_.press_sequentially(value)

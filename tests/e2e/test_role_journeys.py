@@ -32,7 +32,7 @@ import httpx
 import pytest
 
 from tests.api.support import org_number
-from tests.e2e.test_payment_page_browser import Served, _enter_card, chromium, served  # noqa: F401 - the fixtures
+from tests.e2e.test_payment_page_browser import CARD_FIELDS, Served, _enter_card, chromium, served  # noqa: F401 - the fixtures
 from tests.e2e.test_web_browser import _accessible, shots, web_browser  # noqa: F401 - the fixtures
 from tests.payments_support import wait_until
 
@@ -193,13 +193,19 @@ def photograph(tab: Tab, shots: Path, name: str) -> None:  # noqa: F811
     tab.page.screenshot(path=str(shots / f"{name}.png"))  # the first screenful, as a person first sees it
 
 
-def pay_on_the_payment_page(tab: Tab) -> None:
-    """On /pay/{id}: a test card that goes through, then the page says it is paid."""
+def pay_on_the_payment_page(tab: Tab, english: bool = False) -> None:
+    """On /pay/{id}, in the tab's language: a test card that goes through, then the page says it is paid."""
     tab.page.locator("#pay:enabled").wait_for()
     tab.checked()
-    _enter_card(tab.page, "4242424242424242")
-    tab.page.get_by_role("button", name="Betala").click()
-    tab.page.locator("#message.paid").filter(has_text="Betalt").wait_for()
+    language = "en" if english else "sv"
+    assert tab.page.locator("html").get_attribute("lang") == language
+    heading = tab.page.get_by_role("heading", level=1).inner_text()
+    assert heading == ("Pay for your order" if english else "Betala beställningen"), heading
+    total = tab.page.locator("#total").inner_text()
+    assert re.fullmatch(r"SEK \d{1,3}(,\d{3})*\.\d\d" if english else r"\d{1,3}( \d{3})*,\d\d kr", total), total
+    _enter_card(tab.page, "4242424242424242", language=language)
+    tab.page.get_by_role("button", name="Pay" if english else "Betala", exact=True).click()
+    tab.page.locator("#message.paid").filter(has_text="Paid – thank you!" if english else "Betalt – tack!").wait_for()
 
 
 def paid_order(server: Served, tabs: Callable[..., Tab], design_id: str, quantity: int, install: bool = True) -> str:
@@ -272,7 +278,7 @@ def buy(tab: Tab, *, english: bool) -> str:
     assert placed, tab.page.url
     tab.click("button", re.compile(words["pay"]))
     assert tab.path().startswith("/pay/")
-    pay_on_the_payment_page(tab)
+    pay_on_the_payment_page(tab, english=english)
     return placed.group(1)
 
 
@@ -371,13 +377,12 @@ def test_the_same_buyer_journey_by_keyboard_alone(served: Served, members: Any, 
     press_and_follow(tab, "Space")
     tab.page.locator("#pay:enabled").wait_for()
     tab.checked()
-    for label, value in (("Kortnummer", "4242424242424242"), ("Utgångsmånad (MM)", "12"),
-                         ("Utgångsår (ÅÅ eller ÅÅÅÅ)", "34"), ("CVC", "123"), ("Postnummer", "14551")):  # fmt: skip
+    for label, value in zip(CARD_FIELDS["en"], ("4242424242424242", "12", "34", "123", "14551"), strict=True):
         tab_to(tab, f"el.getAttribute('aria-label') === {label!r} || ({labelled(label)})")
         tab.page.keyboard.type(value)
-    tab_to(tab, button("Betala"))
+    tab_to(tab, button("Pay"))
     tab.page.keyboard.press("Enter")
-    tab.page.locator("#message.paid").filter(has_text="Betalt").wait_for()
+    tab.page.locator("#message.paid").filter(has_text="Paid").wait_for()
     see_it_paid(tab, placed.group(1), "paid")
     tab.assert_clean()
 

@@ -22,10 +22,10 @@ from pydantic import SecretStr
 
 from tests.chain import SITE, published_design, register_cast
 from tests.payments_support import WEBHOOK_PATH, notices, wait_until
-from vardekedja.api import create_app
 from vardekedja.local_stripe import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe, free_port
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
+from vardekedja.web import create_web_app
 
 pytestmark = pytest.mark.slow
 
@@ -156,7 +156,7 @@ def market(stand_in: LocalStripe, tmp_path_factory: pytest.TempPathFactory) -> I
         design_id = published_design(app, cast)
         buyer = {"Authorization": f"Bearer {app.issue_api_key(cast.buyer).api_key}"}
         workshop = {"Authorization": f"Bearer {app.issue_api_key(cast.workshop).api_key}"}
-        server = ServerThread(create_app(runtime=runtime)).start()
+        server = ServerThread(create_web_app(runtime=runtime)).start()
         stand_in.register_webhook(server.url + WEBHOOK_PATH)
         with (
             httpx.Client(base_url=server.url, timeout=WAIT) as http,

@@ -29,7 +29,7 @@ from vardekedja.settings import Settings
 from vardekedja.web.errors import install_page_errors
 from vardekedja.web.i18n import LANGUAGES, translations
 from vardekedja.web.kept import KeptPagesMiddleware
-from vardekedja.web.routes import admin, area, audit, care, cart, impact, money, orders, public, studio, workshop
+from vardekedja.web.routes import admin, area, audit, care, cart, impact, money, orders, pay, public, studio, workshop
 from vardekedja.web.routes import admin_members as people_and_keys
 from vardekedja.web.routes import admin_projections as projections_pages
 from vardekedja.web.routes import sign_in as sign_in_pages
@@ -132,6 +132,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(audit.router)
     app.include_router(admin.router)
     app.include_router(money.router)
+    app.include_router(pay.router)
     app.include_router(sign_in_pages.router)
     app.include_router(people_and_keys.router)
     app.include_router(projections_pages.router)

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import jinja2
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup, escape
 
 from vardekedja.web import domain_words, vocabulary
@@ -128,9 +128,13 @@ class Page:
         response = HTMLResponse(self.html(template, **context), status_code=status, headers=SECURITY_HEADERS)
         response.headers["Vary"] = "Accept-Language, Cookie, HX-Request"
         response.headers["Cache-Control"] = "no-cache"
+        self.remember_language(response)
+        return response
+
+    def remember_language(self, response: Response) -> None:
+        """Keep the language in a cookie when it was chosen with ``?lang=``."""
         if self._remember:
             response.set_cookie(COOKIE, self.language, max_age=YEAR, samesite="lax", httponly=True)
-        return response
 
     def _switch_urls(self) -> dict[str, str]:
         """The same page in each language (the query kept, ``lang`` replaced)."""

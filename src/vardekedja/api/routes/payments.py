@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import hmac
-from importlib.resources import files
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Request, Response
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from vardekedja.api.deps import BuyerDep, RuntimeDep, recorded
@@ -114,9 +112,9 @@ def _account_updated(runtime: Runtime, event: AccountEvent) -> Any:
         raise ApiError(503, str(error)) from None
 
 
-# The payment page. It is not part of the v1 contract: a buyer's browser opens it
-# from the checkout's payment_url, and the client secret in the URL fragment is
-# what authorises it (the server checks it against the order's payment intent).
+# What the payment page asks (the page itself is the web UI's, web/routes/pay.py). It is not part of the
+# v1 contract: a buyer's browser opens the page from the checkout's payment_url, and the client secret in
+# the URL fragment is what authorises these (the server checks it against the order's payment intent).
 
 
 class PageRequest(BaseModel):
@@ -138,19 +136,6 @@ def _authorised_order(runtime: Runtime, order_id: UUID, secret: str) -> tuple[Or
     if intent is None or not hmac.compare_digest(intent.client_secret.encode(), secret.encode()):
         raise ApiError(404, "no such payment")
     return order, intent.status
-
-
-@page.get("/pay/{order_id}", response_class=HTMLResponse)
-def payment_page(order_id: UUID, runtime: RuntimeDep) -> HTMLResponse:
-    settings = runtime.settings
-    stripe_js = (settings.stripe_api_base.rstrip("/") + "/js.stripe.com/v3/") if settings.stripe_api_base else "https://js.stripe.com/v3/"
-    html = files("vardekedja.api").joinpath("pay.html").read_text(encoding="utf-8")
-    for name, value in {
-        "ORDER_ID": str(order_id), "STRIPE_JS": stripe_js, "PUBLISHABLE_KEY": settings.stripe_publishable_key or "",
-        "LOCAL": "true" if runtime.stripe is not None and runtime.stripe.local else "false",
-    }.items():  # fmt: skip
-        html = html.replace("{{" + name + "}}", value)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
 @page.post("/pay/{order_id}/summary")

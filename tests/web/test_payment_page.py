@@ -1,0 +1,55 @@
+"""The payment page speaks the language the web pages speak: ``?lang=``, the cookie, ``Accept-Language``."""
+
+from __future__ import annotations
+
+import json
+import re
+from uuid import uuid4
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def _words(html: str) -> dict[str, str]:
+    found = re.search(r'<script type="application/json" id="words">(.*?)</script>', html, re.S)
+    assert found is not None, html
+    return dict(json.loads(found.group(1)))
+
+
+@pytest.mark.parametrize(
+    ("how", "language", "heading", "button", "paid"),
+    [
+        ({}, "sv", "Betala beställningen", "Betala", "Betalt – tack!"),
+        ({"params": {"lang": "en"}}, "en", "Pay for your order", "Pay", "Paid – thank you!"),
+        ({"headers": {"Accept-Language": "en-GB,en;q=0.9"}}, "en", "Pay for your order", "Pay", "Paid – thank you!"),
+        ({"cookies": {"lang": "en"}, "headers": {"Accept-Language": "sv"}}, "en", "Pay for your order", "Pay",
+         "Paid – thank you!"),
+        ({"params": {"lang": "sv"}, "headers": {"Accept-Language": "en"}}, "sv", "Betala beställningen", "Betala",
+         "Betalt – tack!"),
+    ],
+)  # fmt: skip
+def test_the_payment_page_is_in_the_language_the_web_pages_choose(client: TestClient, how: dict, language: str,
+                                                                   heading: str, button: str, paid: str) -> None:  # fmt: skip
+    cookies = how.pop("cookies", {})
+    for name, value in cookies.items():
+        client.cookies.set(name, value)
+    response = client.get(f"/pay/{uuid4()}", **how)
+
+    assert response.status_code == 200
+    html = response.text
+    assert f'<html lang="{language}">' in html
+    assert f"<h1>{heading}</h1>" in html
+    assert re.search(rf'<button id="pay" type="submit" disabled>{button}</button>', html)
+    words = _words(html)
+    assert words["paid"] == paid
+    assert words["locale"] == {"sv": "sv-SE", "en": "en-GB"}[language]
+    assert response.headers["cache-control"] == "no-store"
+    if language == "en":
+        assert not re.search(r"Betala|Kortnummer|Testkort|inkl\. moms", html)
+        assert "Card number" in html or "Card number" in words.values()
+
+
+def test_lang_in_the_address_is_remembered_as_the_web_pages_remember_it(client: TestClient) -> None:
+    response = client.get(f"/pay/{uuid4()}", params={"lang": "en"})
+    assert response.cookies.get("lang") == "en"
+    assert '<html lang="en">' in client.get(f"/pay/{uuid4()}").text
