@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup, escape
 
-from vardekedja.web import domain_words, vocabulary
+from vardekedja.web import domain_words, stream_words, vocabulary
 from vardekedja.web.i18n import COOKIE, LANGUAGES, Formats, choose_language, translations
 from vardekedja.web.signed_in import signed_in_person
 
@@ -73,9 +73,17 @@ def _environment(language: str) -> jinja2.Environment:
         view=lambda value: vocabulary.view(gettext, value),
         filesize=lambda size: format_size(size, formats),
         pretty=lambda value: json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str),
+        field=lambda name: stream_words.field(gettext, name), fields=stream_words.fields,
+        what=lambda state: stream_words.what(gettext, state), reference=reference,
     )  # fmt: skip
     environment.globals.update(language=language, languages=LANGUAGES, static=static_url)
     return environment
+
+
+def reference(value: object) -> str:
+    """A short reference a person can read out or quote (``3F9A-2C1B``): the start of the id, which it finds."""
+    short = str(value).replace("-", "")[:8].upper()
+    return f"{short[:4]}-{short[4:]}"
 
 
 def format_size(size: int, formats: Formats) -> str:
