@@ -290,6 +290,22 @@ def see_it_paid(tab: Tab, order_id: str, paid: str) -> None:
     wait_until(shown, timeout=10, interval=0.5, what="the order page to say paid")
 
 
+def print_the_order(tab: Tab, shots: Path) -> None:  # noqa: F811
+    """Printed, the order page keeps what the order is (lines, totals, site, what happened) and drops the rest."""
+    page = tab.page
+    page.emulate_media(media="print")
+    try:
+        for gone in ("header.site nav", "header.site .person", "main form", "button", "#next", "footer.site"):
+            assert not any(found.is_visible() for found in page.locator(gone).all()), f"{gone} is printed"
+        for kept in ("h1", "table.lines tbody tr", "table.lines tfoot", "#site", "ol.timeline li"):
+            assert page.locator(kept).first.is_visible(), f"{kept} is not printed"
+        page.screenshot(path=str(shots / "buyer-order-print.png"), full_page=True)
+        pdf = page.pdf(format="A4")
+        assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == 1  # one page
+    finally:
+        page.emulate_media(media="screen")
+
+
 def test_a_buyer_searches_orders_pays_and_sees_the_order_paid(served: Served, members: Any, tabs: Any,  # noqa: F811
                                                               shots: Path) -> None:  # noqa: F811
     buyer = members(BUYER)
@@ -299,6 +315,7 @@ def test_a_buyer_searches_orders_pays_and_sees_the_order_paid(served: Served, me
     order_id = buy(tab, english=False)
     see_it_paid(tab, order_id, "betald")
     photograph(tab, shots, "buyer-order-1280")
+    print_the_order(tab, shots)
     tab.goto("/orders")
     assert tab.page.get_by_role("row", name=re.compile("Alby gård")).count() >= 1
     photograph(tab, shots, "buyer-orders-1280")
