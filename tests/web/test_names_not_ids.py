@@ -63,3 +63,15 @@ def test_a_stream_is_headed_by_what_it_is_with_its_state_as_fields(client: TestC
     assert _heading(client.get(f"/audit/streams/{drafted['id']}", params={"lang": "en"}).text) == "The design Bänk B"
     organisation = client.get(f"/audit/streams/{cast.buyer.id}", params={"lang": "en"}).text
     assert _heading(organisation) == f"The organisation {cast.buyer.name}"
+
+
+def test_the_parties_and_designs_a_stream_points_to_are_named_and_linked(client: TestClient, runtime: Runtime,
+                                                                        cast: Cast, design: str) -> None:  # noqa: F811
+    order = place(cast.buyer, (design, 1))
+    caught_up(runtime)
+    sign_in(client, cast.auditor)
+    html = client.get(f"/audit/streams/{order['id']}", params={"lang": "en"}).text
+    assert re.search(rf'<dt>Buyer</dt>\s*<dd><a href="/audit/streams/{cast.buyer.id}">{re.escape(cast.buyer.name)}</a>',
+                     html), html  # fmt: skip
+    assert f'<a href="/audit/streams/{design}">Parkbänk Fittja</a>' in html
+    assert str(cast.buyer.id) not in _visible(html) and design not in _visible(html)

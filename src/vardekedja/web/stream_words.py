@@ -44,6 +44,11 @@ KINDS = {
     "Asset": N_("The installed piece %(title)s"), "Delivery": N_("A delivery of line %(line_no)s of an order"),
     "Payout": N_("A payout for line %(line_no)s of an order"), "Person": N_("A person"),
 }  # fmt: skip
+# Fields that point to another stream, named by it: an organisation by its name, a design by its title.
+ORGANISATIONS = frozenset({"buyer_id", "designer_id", "workshop_id", "area_company_id", "party_id", "caretaker_id",
+                           "organisation_id"})  # fmt: skip
+DESIGNS = frozenset({"design_id"})
+LINKS = ORGANISATIONS | DESIGNS | {"order_id", "delivery_id", "production_order_id", "asset_id"}
 HIDDEN = frozenset({"type", "id", "version", "created_on", "modified_on"})  # said elsewhere on the page
 
 
@@ -72,3 +77,12 @@ def _latest_title(state: dict[str, Any]) -> str:
     if not revisions:
         return ""
     return str(revisions[max(revisions, key=int)].get("title", ""))
+
+
+def pointed_to(value: Any, names: frozenset[str], field_name: str = "") -> set[str]:
+    """The ids the state's fields in ``names`` hold, at any depth."""
+    if isinstance(value, dict):
+        return set().union(*(pointed_to(item, names, key) for key, item in value.items()))
+    if isinstance(value, list):
+        return set().union(*(pointed_to(item, names, field_name) for item in value))
+    return {value} if field_name in names and isinstance(value, str) else set()

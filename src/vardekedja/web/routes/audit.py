@@ -3,16 +3,21 @@ stream as it stood at a time. Each answers with what the API's audit routes answ
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
+from anyio import to_thread
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from vardekedja.api.deps import RuntimeDep
 from vardekedja.api.problems import ApiError
 from vardekedja.api.routes import audit as api_audit
+from vardekedja.domain.errors import NotFoundError
+from vardekedja.runtime import Runtime
+from vardekedja.web import stream_words
 from vardekedja.web.auth import PageOverseer
 from vardekedja.web.errors import PageError
 from vardekedja.web.i18n import STOCKHOLM
@@ -51,4 +56,18 @@ async def stream(stream_id: UUID, page: PageDep, caller: PageOverseer, runtime: 
         found = api_audit.stream(stream_id, caller, runtime, as_of=moment)
     except ApiError:
         raise PageError(404, page.gettext("There is no such stream.")) from None
-    return page.render("audit_stream.html", stream=found, as_of=as_of)
+    names = await to_thread.run_sync(_names, runtime, found.state)
+    return page.render("audit_stream.html", stream=found, as_of=as_of, names=names, links=stream_words.LINKS)
+
+
+def _names(runtime: Runtime, state: dict[str, Any] | None) -> dict[str, str]:
+    """The organisations and designs the state points to, by id: their names and titles as they are now."""
+    names = {}
+    for found in stream_words.pointed_to(state, stream_words.ORGANISATIONS):
+        with suppress(NotFoundError, ValueError):
+            names[found] = runtime.marketplace.organisation(UUID(found)).name
+    for found in stream_words.pointed_to(state, stream_words.DESIGNS):
+        with suppress(NotFoundError, ValueError):
+            design = runtime.marketplace.design(UUID(found))
+            names[found] = design.revisions[max(design.revisions)].title
+    return names
