@@ -59,6 +59,7 @@ def test_a_stream_is_headed_by_what_it_is_with_its_state_as_fields(client: TestC
     swedish = client.get(f"/audit/streams/{order['id']}", params={"lang": "sv"}).text
     assert _heading(swedish) == f"En beställning till {site}"
     assert re.search(r"<dt>Leveransplats</dt>", swedish) and re.search(r"<dt>Status</dt>\s*<dd>lagd</dd>", swedish)
+    assert "<li>snickeri</li>" in swedish and "carpentry" not in _visible(swedish)  # the catalogue's words, too
 
     assert _heading(client.get(f"/audit/streams/{drafted['id']}", params={"lang": "en"}).text) == "The design Bänk B"
     organisation = client.get(f"/audit/streams/{cast.buyer.id}", params={"lang": "en"}).text
