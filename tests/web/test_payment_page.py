@@ -53,3 +53,25 @@ def test_lang_in_the_address_is_remembered_as_the_web_pages_remember_it(client: 
     response = client.get(f"/pay/{uuid4()}", params={"lang": "en"})
     assert response.cookies.get("lang") == "en"
     assert '<html lang="en">' in client.get(f"/pay/{uuid4()}").text
+
+
+def test_the_payment_page_runs_no_inline_script_or_style_and_says_so_in_its_policy(client: TestClient) -> None:
+    response = client.get(f"/pay/{uuid4()}")
+
+    policy = response.headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
+    assert re.search(r"script-src 'self' https://js\.stripe\.com", policy), policy
+    html = response.text
+    scripts = re.findall(r"<script([^>]*)>", html)
+    assert scripts and all("src=" in attributes or 'type="application/json"' in attributes for attributes in scripts)
+    assert "<style" not in html and " style=" not in html
+
+
+def test_with_the_local_stand_in_the_policy_opens_only_to_its_address() -> None:
+    from vardekedja.web.routes.pay import payment_policy
+
+    policy = payment_policy("http://127.0.0.1:8420/js.stripe.com/v3/", "http://127.0.0.1:8420")
+
+    assert "script-src 'self' http://127.0.0.1:8420;" in policy
+    assert "connect-src 'self' http://127.0.0.1:8420;" in policy
+    assert "stripe.com;" not in policy.replace("https://*.stripe.com;", "")  # only the card brands' pictures

@@ -5,19 +5,22 @@ checkout's ``payment_url`` (or the order page's pay button), and the client
 secret in the URL fragment is what authorises it. The page asks the API's
 ``POST /pay/{id}/summary`` and ``/card`` (``api/routes/payments.py``) with that
 secret; here it gets its words from the catalogues and Stripe.js's address.
-It loads Stripe.js from Stripe and runs its own script, so it carries its own
-headers rather than the web pages' Content-Security-Policy.
+Its own script is a static file like every page's, so its Content-Security-Policy
+has no inline script either; it adds only what Stripe.js needs: its script, its
+frames and its API (the local stand-in's address when running locally), as
+https://docs.stripe.com/security/guide#content-security-policy lists them.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from vardekedja.api.deps import RuntimeDep
-from vardekedja.web.rendering import Page, PageDep
+from vardekedja.web.rendering import SECURITY_HEADERS, Page, PageDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,10 +37,30 @@ async def payment_page(order_id: UUID, page: PageDep, runtime: RuntimeDep) -> HT
     words = _words(page) | {
         "order_id": str(order_id), "local": local, "publishable_key": settings.stripe_publishable_key or "",
     }  # fmt: skip
-    response = HTMLResponse(page.html("pay.html", stripe_js=stripe_js, words=words),
-                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})  # fmt: skip
+    headers = {**SECURITY_HEADERS, "Content-Security-Policy": payment_policy(stripe_js, base),
+               "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}  # fmt: skip
+    response = HTMLResponse(page.html("pay.html", stripe_js=stripe_js, words=words), headers=headers)
     page.remember_language(response)
     return response
+
+
+def payment_policy(stripe_js: str, api_base: str | None) -> str:
+    """The web pages' policy, opened only for Stripe.js: its script and frames, and its API."""
+    stripe = _origin(stripe_js)
+    if api_base:  # the local stand-in serves Stripe.js and the API itself
+        scripts, frames, api = stripe, stripe, _origin(api_base)
+    else:
+        scripts = frames = "https://js.stripe.com https://*.js.stripe.com"
+        frames += " https://hooks.stripe.com"
+        api = "https://api.stripe.com"
+    return (f"default-src 'none'; script-src 'self' {scripts}; style-src 'self'; img-src 'self' data: "
+            f"https://*.stripe.com; connect-src 'self' {api}; frame-src {frames}; form-action 'self'; "
+            "base-uri 'none'; frame-ancestors 'none'")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _words(page: Page) -> dict[str, object]:
