@@ -346,7 +346,7 @@ def test_the_card_fields_show_their_whole_placeholders_and_the_demo_lists_its_te
     }).map((input) => input.placeholder)""")
     assert cut_off == []
     test_cards = page.locator("#test-cards")
-    assert test_cards.is_visible()
+    test_cards.wait_for(state="visible")  # fails after the page timeout if the list is hidden
     for number in ("4242424242424242", "4000000000000341", "4000002500003155"):
         assert number in test_cards.inner_text()
 

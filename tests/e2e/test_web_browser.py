@@ -114,13 +114,15 @@ def test_every_page_passes_axe_and_is_photographed(web_browser: Any, server: Ser
 
 
 def test_the_buyer_finds_a_design_and_fills_the_cart_in_english_at_360_px(web_browser: Any, server: ServerProcess) -> None:
+    from playwright.sync_api import expect
+
     page = _page(web_browser, 360, "en")
     page.goto(server.url + "/?lang=en")
     page.get_by_label("Search").fill("bänk")
     page.get_by_role("button", name="Search").click()
     page.wait_for_url(re.compile(r"/catalogue\?q="))
     page.get_by_role("link", name="Parkbänk Fittja").click()
-    assert page.get_by_text("SEK 8,305.00").first.is_visible()
+    expect(page.get_by_text("SEK 8,305.00").first).to_be_visible()  # waits for the design page the click opens
     page.get_by_label("Quantity").fill("3")
     page.get_by_role("button", name="Add to cart").click()
     page.wait_for_url(server.url + "/cart")
@@ -128,7 +130,7 @@ def test_the_buyer_finds_a_design_and_fills_the_cart_in_english_at_360_px(web_br
     assert "SEK 24,915.00" in row.inner_text()
     for name in ("Delivery site name", "Street", "Postal code", "Municipality", "Install"):
         assert page.get_by_label(name).count() == 1, name
-    assert page.get_by_role("button", name="Place order").is_visible()
+    expect(page.get_by_role("button", name="Place order")).to_be_visible()
 
 
 def test_the_cart_can_be_filled_by_keyboard_alone(web_browser: Any, server: ServerProcess) -> None:
