@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Running needs the package and the local Stripe stand-in only, not the test tools (browsers, fuzzers).
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: run test install bench fuzz crash clean lint
+.PHONY: run test install bench fuzz crash soak clean lint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,10 @@ lint: $(STAMP)
 # Crash consistency for longer than the suite does: SIGKILL mid-burst, restart, retry (CRASH_ROUNDS=20).
 crash: $(STAMP)
 	CRASH_ROUNDS=$${CRASH_ROUNDS:-20} $(BIN)/python -m pytest tests/e2e/test_crash_consistency.py -q $(PYTEST_ARGS)
+
+# The soak-like tests at their long sizes (VARDEKEDJA_SOAK=1, read by tests/soak.py): more kills, events,
+# orders and examples than the suite gives them, the crash test for 20 rounds.
+SOAK_TESTS := tests/e2e/test_crash_consistency.py tests/e2e/test_scale_mode.py tests/e2e/test_projections_processes.py \
+	tests/integration/test_projections_replay.py tests/integration/test_chain_state_machine.py tests/api/test_schemathesis.py
+soak: $(STAMP)
+	VARDEKEDJA_SOAK=1 $(BIN)/python -m pytest $(SOAK_TESTS) -q $(PYTEST_ARGS)

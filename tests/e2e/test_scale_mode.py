@@ -25,12 +25,14 @@ from tests.chain import ORG_NUMBERS
 from tests.conftest import create_postgres_schema, drop_postgres_schema
 from tests.e2e.server import ServerProcess, clean_environment, free_port, vardekedja
 from tests.e2e.test_server import DESIGN, OPERATOR_KEY, SITE, bearer, cli, ok, register
+from tests.soak import soak
 from vardekedja.application import Marketplace
 from vardekedja.domain.production import production_order_id
 from vardekedja.settings import Settings
 
 pytestmark = pytest.mark.postgres
-ORDERS = int(os.environ.get("SCALE_ORDERS", "40"))
+# A quarter of the orders are raced for by every workshop: four races in the suite, ten under ``make soak``.
+ORDERS = int(os.environ.get("SCALE_ORDERS", soak(16, 40)))
 WORKSHOPS = 4
 
 
