@@ -31,6 +31,7 @@ from tests.integration.views_support import (
     stored_tables,
     table_names,
 )
+from tests.soak import soak
 from tests.unit.builders import org_number
 from vardekedja.application import Marketplace
 from vardekedja.domain.delivery import DeliveryStatus, delivery_id
@@ -309,7 +310,7 @@ EVERYTHING = [
 
 
 @pytest.mark.slow
-@settings(profile, max_examples=10)
+@settings(profile, max_examples=soak(3, 10))
 @example(commands=EVERYTHING, batch_size=1, every=1)
 @example(commands=EVERYTHING, batch_size=5, every=3)
 @walks
@@ -320,7 +321,7 @@ def test_views_updated_batch_by_batch_equal_views_rebuilt_from_scratch_on_sqlite
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_views_updated_batch_by_batch_equal_views_rebuilt_from_scratch_on_postgres(postgres_url):
-    @settings(profile, max_examples=4)
+    @settings(profile, max_examples=soak(1, 4))
     @example(commands=EVERYTHING, batch_size=4, every=2)
     @walks
     def check(commands, batch_size, every):
