@@ -1,10 +1,10 @@
 """``vardekedja project`` as a real process: killed at any moment it loses and repeats nothing,
 and only one runs at a time.
 
-The projector runs over a few thousand events on SQLite and is killed with
-SIGKILL at random moments while it catches up, then restarted, again and
-again. Once a last run has caught up, the views equal a fresh rebuild and
-every count matches the event store exactly.
+The projector runs over a thousand events on SQLite (a few thousand under
+``make soak``) and is killed with SIGKILL at random moments while it catches
+up, then restarted, again and again. Once a last run has caught up, the views
+equal a fresh rebuild and every count matches the event store exactly.
 """
 
 from __future__ import annotations
@@ -31,12 +31,14 @@ from tests.integration.views_support import (
     snapshot,
     stored_events,
 )
+from tests.soak import soak
 from vardekedja.application import Marketplace
 from vardekedja.projections import PROJECTIONS
 from vardekedja.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-KILLS = 8
+KILLS = soak(3, 8)
+EVENTS = soak(1_200, 3_800)
 BATCH = 40  # small batches, so that a catch-up takes long enough to be killed in the middle
 
 
@@ -109,9 +111,9 @@ def test_a_projector_killed_again_and_again_while_catching_up_ends_with_exact_vi
     app = Marketplace(settings.event_store_env())
     processes: list[ProjectorProcess] = []
     try:
-        head = load_workload().generate(app, 3_800, progress=False)
+        head = load_workload().generate(app, EVENTS, progress=False)
         rng = random.Random(20_261_126)
-        # One kill in each ninth of the history, at a random point within it, so that kills
+        # One kill in each of KILLS + 1 equal stretches of the history, at a random point within it, so that kills
         # land among every kind of event; each run must get somewhere before it dies.
         targets = [rng.uniform(i, i + 1) * head / (KILLS + 1) for i in range(KILLS)]
         kills: list[dict[str, int]] = []
@@ -154,7 +156,7 @@ def test_a_projector_killed_again_and_again_while_catching_up_ends_with_exact_vi
             database.dispose()
         scratch = rebuilt_elsewhere(app, Settings(data_dir=tmp_path / "fresh"))
         assert projected == scratch, differences(projected, scratch)
-        assert len(projected["orders_orders"]) > 150
+        assert len(projected["orders_orders"]) > EVENTS // 25  # an order for every twenty-odd events
         assert_counts_match_the_event_store(projected, stored_events(app))
     finally:
         for process in processes:
