@@ -3,7 +3,7 @@ SIGKILL in the middle of it, a restart, and a retry of every key that got no ans
 
 Afterwards every order that was answered 201 exists exactly once, every retried key resolves to one order
 (the same on every repeat), and the views equal a rebuild from the events. ``CRASH_ROUNDS`` sets how many
-rounds run (a few in the suite; ``make crash`` runs many), on SQLite and on PostgreSQL.
+rounds run (a few in the suite; ``make crash`` and ``make soak`` run many), on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from tests.chain import ORG_NUMBERS
 from tests.conftest import create_postgres_schema, drop_postgres_schema
 from tests.e2e.server import ServerProcess, clean_environment, free_port, vardekedja
 from tests.e2e.test_server import DESIGN, OPERATOR_KEY, SITE, bearer, cli, ok, register
+from tests.soak import soak
 
-ROUNDS = int(os.environ.get("CRASH_ROUNDS", "2"))  # on SQLite; half as many (at least one) on PostgreSQL
-BURST = int(os.environ.get("CRASH_BURST", "48"))
+ROUNDS = int(os.environ.get("CRASH_ROUNDS", soak(2, 20)))  # on SQLite; half as many (at least one) on PostgreSQL
+# Killed once a third has answered, a burst of 24 leaves 16 unanswered, up to 8 of them in flight (8 at a time).
+BURST = int(os.environ.get("CRASH_BURST", soak(24, 48)))
 CONCURRENCY = 8
 
 
