@@ -39,6 +39,7 @@ from hypothesis.stateful import (
 
 from tests.integration.chain_driver import ChainDriver, Reach, register_cast, state, store_opener
 from tests.integration.chain_model import SPEC_FLAWS, MDesign, MOrder, half_up_percent
+from tests.soak import soak
 from vardekedja.domain.delivery import Delivery, DeliveryStatus
 from vardekedja.domain.order import LineRequest, Order, OrderStatus
 from vardekedja.domain.production import ProductionOrder, ProductionStatus
@@ -76,11 +77,11 @@ FLAWS = [None, None, None, None, *SPEC_FLAWS]
 PRICES = st.one_of(st.integers(0, 2_000), st.integers(0, 1_000_000), st.sampled_from([1, 3, 5, 150_00]))
 HOURS = st.sampled_from([0.0, 7.5, 12.0, 40.0, -1.0, 10_001.0])
 
-# The in-memory walk is the thorough one; each database gets a shorter one.
+# The in-memory walk is the thorough one; each database gets a shorter one. ``make soak`` walks further.
 PROFILES = {
-    "memory": settings(max_examples=100, stateful_step_count=50),
+    "memory": settings(max_examples=soak(40, 100), stateful_step_count=50),
     "sqlite": settings(max_examples=15, stateful_step_count=30),
-    "postgres": settings(max_examples=12, stateful_step_count=30),
+    "postgres": settings(max_examples=soak(6, 12), stateful_step_count=30),
 }
 DETERMINISTIC = dict(
     deadline=None,
