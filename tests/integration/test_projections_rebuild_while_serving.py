@@ -28,6 +28,7 @@ from tests.integration.views_support import (
     stored_tables,
     table_names,
 )
+from tests.soak import soak
 from tests.unit.builders import org_number
 from vardekedja.application import Marketplace
 from vardekedja.domain.order import LineRequest
@@ -41,6 +42,10 @@ from vardekedja.projections.rebuild import rebuild
 from vardekedja.runtime import Runtime
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+# Between two paid orders the writer pauses in the suite, so that each rebuild has some thirty new events to
+# take in (three times as many flat out, under ``make soak``). The writes timed into each rebuild's last
+# moment before its swap are made either way.
+WRITER_PAUSE = soak(0.05, 0.0)
 
 
 class Chores:
@@ -82,11 +87,13 @@ class Chores:
         self.app.deliver(self.cast.workshop, self.dispatched.pop(), "Vaktmästaren")
 
 
-def in_a_loop(work: Callable[[], object], stop: threading.Event, errors: list[BaseException]) -> threading.Thread:
+def in_a_loop(work: Callable[[], object], stop: threading.Event, errors: list[BaseException],
+              pause: float = 0.0) -> threading.Thread:  # fmt: skip
     def loop() -> None:
         try:
             while not stop.is_set():
                 work()
+                stop.wait(pause)
         except BaseException as error:  # noqa: BLE001 - reported by the test
             errors.append(error)
 
@@ -127,7 +134,7 @@ def test_views_rebuilt_while_a_writer_writes_and_readers_read_end_equal_to_a_fre
                 runtime.database.processed()
                 seen[reader].append((count, len(page.items)))
 
-            threads = [in_a_loop(chores.paid_order, stop, errors)]
+            threads = [in_a_loop(chores.paid_order, stop, errors, pause=WRITER_PAUSE)]
             threads += [in_a_loop(lambda n=n: read(n), stop, errors) for n in seen]
             for name in PROJECTIONS:
                 done_before: list[int] = []
