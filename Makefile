@@ -22,8 +22,12 @@ $(RUN_STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The suite runs in parallel workers, one per core (at most four), each taking whole test files so that a
+# file's server or browser starts once; TEST_WORKERS=0 runs it in this one process. The 15 slowest tests are
+# listed at the end.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 run: $(RUN_STAMP)
 	$(BIN)/vardekedja init

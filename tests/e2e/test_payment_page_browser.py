@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+from filelock import FileLock
 
 from tests.payments_support import wait_until
 
@@ -75,11 +77,14 @@ def _install_chromium() -> str | None:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    """The path of a usable Chromium, installed first if missing (root and apt-get only)."""
-    if not os.access(CHROMIUM, os.X_OK):
-        problem = _install_chromium()
-        if problem:
-            _unavailable(f"no Chromium for the browser test: {problem}")
+    """The path of a usable Chromium, installed first if missing (root and apt-get only).
+
+    The test workers of ``make test`` may all get here at once: one installs while the others wait for it,
+    instead of racing apt-get for its lock."""
+    with FileLock(Path(tempfile.gettempdir()) / "vardekedja-tests-chromium.lock"):
+        problem = None if os.access(CHROMIUM, os.X_OK) else _install_chromium()
+    if problem:
+        _unavailable(f"no Chromium for the browser test: {problem}")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
