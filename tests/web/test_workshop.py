@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from uuid import UUID
 
+from babel.dates import format_date
 from fastapi.testclient import TestClient
 
 from tests.api.support import SITE, Cast, design_body, ok, payment_provider_confirms, place
@@ -12,6 +14,7 @@ from tests.web.conftest import caught_up
 from tests.web.test_media import upload
 from tests.web.test_orders import sign_in
 from vardekedja.runtime import Runtime
+from vardekedja.web.i18n import STOCKHOLM
 
 
 def _token(page: str) -> str:
@@ -44,8 +47,9 @@ def test_the_workshop_takes_makes_and_delivers_a_piece(client: TestClient, runti
     page = act(f"/workshop/production/{production}/complete", hours_worked="7,5", notes="slipad")
     [delivery] = re.findall(r'action="/workshop/deliveries/([0-9a-f-]{36})/schedule"', page)
     assert f"{SITE.name}, {SITE.street}, {SITE.postal_code} {SITE.municipality}" in page  # where to deliver
-    page = act(f"/workshop/deliveries/{delivery}/schedule", earliest="2026-12-07T08:00", latest="2026-12-07T12:00")
-    assert "7 dec. 2026 08:00" in page  # shown in Swedish time, as entered
+    day = (datetime.now(STOCKHOLM) + timedelta(days=7)).date()  # a window already over is refused
+    page = act(f"/workshop/deliveries/{delivery}/schedule", earliest=f"{day}T08:00", latest=f"{day}T12:00")
+    assert f"{format_date(day, 'd MMM y', locale='sv')} 08:00" in page  # shown in Swedish time, as entered
     act(f"/workshop/deliveries/{delivery}/dispatch")
     act(f"/workshop/deliveries/{delivery}/deliver", received_by="Vaktmästaren")
     assert runtime.marketplace.delivery(UUID(delivery)).status.value == "delivered"
