@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from uuid import UUID
 
+from babel.dates import format_date
 from fastapi.testclient import TestClient
 
-from tests.api.support import Cast, design_body, ok
+from tests.api.support import Cast, design_body, ok, payment_provider_confirms, place, publish, schedule_body
 from tests.web.conftest import caught_up
 from tests.web.test_orders import sign_in
 from vardekedja.runtime import Runtime
@@ -48,3 +50,25 @@ def test_event_times_are_shown_in_swedish_time_to_the_second(client: TestClient,
     log = client.get("/audit", params={"after": event.get("position") or 0}).text
     assert f'<time datetime="{event["time"]}">' in stream and shown in log
     assert "Formgivning påbörjad" in log and "Design.Drafted" in log  # in words, beside the stored name
+
+
+def test_times_in_a_streams_state_are_shown_in_swedish_time_not_as_stored_text(client: TestClient, runtime: Runtime,
+                                                                              cast: Cast) -> None:  # fmt: skip
+    order = place(cast.buyer, (publish(cast.designer)["id"], 1))
+    payment_provider_confirms(cast.operator.api, order["id"])
+    production = ok(cast.buyer.get(f"/v1/orders/{order['id']}"))["lines"][0]["production_order_id"]
+    for step in ("accept", "start"):
+        ok(cast.workshop.post(f"/v1/production-orders/{production}/{step}"))
+    done = ok(cast.workshop.post(f"/v1/production-orders/{production}/complete", json={"hours_worked": 4, "notes": ""}))
+    window = schedule_body()
+    ok(cast.workshop.post(f"/v1/deliveries/{done['delivery_id']}/schedule", json=window))
+    caught_up(runtime)
+    sign_in(client, cast.auditor)
+
+    page = client.get(f"/audit/streams/{done['delivery_id']}").text
+
+    earliest = datetime.fromisoformat(window["earliest"]).astimezone(STOCKHOLM)
+    assert f'<time datetime="{window["earliest"]}">' in page
+    assert f"{format_date(earliest, 'd MMM y', locale='sv')} {earliest:%H:%M:%S}" in page
+    shown = re.sub(r'<[^>]*>', " ", page)  # the text a reader sees, without attributes
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", shown), "a time left as stored text"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from importlib.resources import files
 from typing import Annotated, Any
 
@@ -76,8 +77,17 @@ def _environment(language: str) -> jinja2.Environment:
         field=lambda name: stream_words.field(gettext, name), fields=stream_words.fields,
         what=lambda state: stream_words.what(gettext, state), reference=reference,
     )  # fmt: skip
+    environment.tests["instant"] = is_instant
     environment.globals.update(language=language, languages=LANGUAGES, static=static_url)
     return environment
+
+
+INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})")
+
+
+def is_instant(value: object) -> bool:
+    """Whether ``value`` is a moment written as ISO 8601 text with its offset (as a stream's state gives times)."""
+    return isinstance(value, str) and INSTANT.fullmatch(value) is not None
 
 
 def reference(value: object) -> str:
