@@ -17,8 +17,10 @@ from tests.unit.flow import deliver_line
 from tests.web.conftest import caught_up
 from tests.web.test_orders import sign_in
 from vardekedja.domain.order import LineRequest
+from vardekedja.projections.orders import OrdersView
 from vardekedja.runtime import Runtime
 from vardekedja.web.i18n import STOCKHOLM, Formats
+from vardekedja.web.rendering import reference
 
 PAGES = {"designer": ("/studio", "/studio/payout-account"), "workshop": ("/workshop", "/workshop/payout-account"),
          "area_company": ("/area", "/area/payout-account")}  # fmt: skip
@@ -154,14 +156,18 @@ def test_the_operator_sees_the_reconciliation_the_failing_transfers_and_download
     assert page.status_code == 200
     text = page.text
     reconciled = runtime.marketplace
-    for order_id in (settled, waiting):
-        assert str(order_id)[:8] in text
+    site = reconciled.order(settled).delivery_site.name
+    for order_id in (settled, waiting):  # named by buyer, site and day, with the reference the buyer's page shows
+        with runtime.database.reader.connect() as connection:
+            placed = runtime.view(OrdersView).order(connection, order_id)["placed_at"]
+        assert f"{cast.buyer.name}: {site}, {en.date(placed)} " in text
+        assert f"Reference {reference(order_id)}" in text and str(order_id)[:8] not in text
         assert en.money(reconciled.order(order_id).total_ore) in text
     assert "for lines not yet delivered or installed" in text, "the unpaid-out order's difference is explained"
     assert en.money(sum(reconciled.order(o).total_ore for o in (settled, waiting))) in text, "the total"
     party = {"designer": cast.designer, "workshop": cast.workshop}[failed_role]
     failures = text.split("Transfers that failed", 1)[1]
-    assert party.name in failures and "fake outage" in failures and "Next attempt" in failures
+    assert party.name in failures and re.search(rf"Reference {reference(settled)}</span>, line \d", failures) and "fake outage" in failures and "Next attempt" in failures
     assert "<td>1</td>" in failures, "one attempt so far"
     sie = re.search(r'href="(/admin/money/sie[^"]*)"', text)
     assert sie is not None
@@ -170,12 +176,12 @@ def test_the_operator_sees_the_reconciliation_the_failing_transfers_and_download
     assert books.content.startswith(b"#FLAGGA") and b"#VER" in books.content
     today = datetime.now(STOCKHOLM).date().isoformat()
     chosen = client.get("/admin/money", params={"from": today, "to": today, "lang": "en"}).text
-    assert f'href="/admin/money/sie?from={today}&amp;to={today}"' in chosen and str(settled)[:8] in chosen
+    assert f'href="/admin/money/sie?from={today}&amp;to={today}"' in chosen and reference(settled) in chosen
     assert "No money arrived in this period." in client.get("/admin/money", params={"to": "2020-01-01", "lang": "en"}).text
     assert client.get("/admin/money", params={"from": "2026-12-01", "to": "2026-11-01"}).status_code == 422
     assert client.get("/admin/money", params={"from": "igår"}).status_code == 422
     sign_in(client, cast.auditor)
-    assert str(settled)[:8] in client.get("/audit/money").text
+    assert reference(settled) in client.get("/audit/money").text
     assert 'href="/audit/money"' in client.get("/audit").text
     assert client.get("/audit/money/sie").status_code == 200
     for outsider in (cast.buyer, cast.designer):

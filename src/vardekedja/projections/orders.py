@@ -101,6 +101,12 @@ class OrdersView(View):
         ]
         return order
 
+    def headings(self, connection: Connection, order_ids: set[UUID]) -> dict[UUID, dict[str, Any]]:
+        """What names each order for a person (its buyer, delivery site and day placed), by id, in one read."""
+        found = connection.execute(sa.select(self.orders.c.id, self.orders.c.buyer_id, self.orders.c.delivery_site,
+                                             self.orders.c.placed_at).where(self.orders.c.id.in_(order_ids)))
+        return {row.id: dict(row._mapping) for row in found}
+
     def list(
         self, connection: Connection, *, buyer_id: UUID | None = None, status: str | None = None,
         limit: int = 20, cursor: str | None = None,

@@ -130,13 +130,19 @@ async def books(request: Request, page: PageDep, caller: PageOverseer, reads: Vi
         raise PageError(422, page.gettext("The period ends before it starts.")) from None
     failures = await api_settlement.transfer_failures(caller, reads, runtime)
 
-    def names(connection: Connection) -> dict[UUID, str]:
+    order_ids = {row.order_id for row in reconciled.orders} | {failure.order_id for failure in failures}
+
+    def named(connection: Connection) -> tuple[dict[UUID, str], dict[UUID, dict[str, Any]]]:
+        orders = runtime.view(OrdersView).headings(connection, order_ids)
         view = runtime.view(OrganisationsView)
-        found = {party: view.organisation(connection, party) for party in {f.party_id for f in failures}}
-        return {party: row["name"] for party, row in found.items() if row is not None}
+        parties = {f.party_id for f in failures} | {order["buyer_id"] for order in orders.values()}
+        found = {party: view.organisation(connection, party) for party in parties}
+        return {party: row["name"] for party, row in found.items() if row is not None}, orders
+
+    names, orders = await reads.read(named)
 
     query = "&".join(f"{name}={value}" for name, value in (("from", start), ("to", end)) if value)
-    return page.render("money.html", reconciliation=reconciled, failures=failures, names=await reads.read(names),
+    return page.render("money.html", reconciliation=reconciled, failures=failures, names=names, orders=orders,
                        start=start, end=end, sie=f"{request.url.path}/sie" + (f"?{query}" if query else ""),
                        differences={d.order_id for d in reconciled.differences})  # fmt: skip
 
