@@ -60,7 +60,7 @@ def test_a_claim_split_against_the_rule_is_reported_naming_the_order(market: tup
     # A second claim recorded behind the rules' back: all of it on the designer, none on VAT or the fee.
     rogue = Claim(order_id=order_id, line_no=1, number=1, amount_ore=1_000, reason="rogue", refund_id="re_x",
                   payment_intent_id="pi_1", payouts={"designer": 1_000, "workshop": 0, "area_company": 0},
-                  vat_ore=0, platform_fee_ore=0)  # fmt: skip
+                  vat_ore=0, platform_fee_ore=0, rule=2)  # fmt: skip
     app.save(rogue)
     runtime.projector.catch_up()
     report = verify_store(runtime.audited_log)

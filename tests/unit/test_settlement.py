@@ -11,14 +11,15 @@ from fractions import Fraction
 from uuid import UUID
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.chain import Cast, published_design, register_cast, spec
 from tests.unit.connect_fake import FakeConnect
 from tests.unit.flow import deliver_line, place_and_pay, settle
 from vardekedja.application import Marketplace
-from vardekedja.domain.claim import InvalidClaimError, split_claim
+from vardekedja.audit.settlement_check import SettlementCheck
+from vardekedja.domain.claim import CLAIM_RULE, Claim, InvalidClaimError, Split, split_claim
 from vardekedja.domain.errors import ForbiddenError, InvalidTransitionError
 from vardekedja.domain.money import round_half_up
 from vardekedja.domain.order import LineRequest
@@ -73,6 +74,7 @@ def _payout_ids(app: Marketplace) -> list[UUID]:
     fee=st.integers(0, 500_000),
     claims=st.lists(st.integers(1, 10**7), min_size=1, max_size=6),
 )
+@example(parts=[41073, 40673], fee=1, claims=[1, 48])  # the first rule put both öre the fee had no room for on one part
 def test_claims_split_in_proportion_add_up_and_never_take_back_more_than_there_was(
     parts: list[int], fee: int, claims: list[int],
 ) -> None:  # fmt: skip
@@ -113,6 +115,46 @@ def test_claims_split_in_proportion_add_up_and_never_take_back_more_than_there_w
         assert vat_back <= vat and fee_back <= fee
     if claimed == gross:  # claimed in full: every part gave back all it had
         assert (taken, vat_back, fee_back) == (roles, vat, fee)
+
+
+# Two öre left over once the fee has none left: the second claim of a line with a one-öre fee.
+SKEWED = {"amount_ore": 48, "claimed_before_ore": 1, "line_gross_ore": 102_184, "line_vat_ore": 20_437,
+          "payouts": {"designer": (41_073, 0), "workshop": (40_673, 0)}, "vat_before_ore": 0, "fee_before_ore": 1}
+
+
+def test_the_first_rule_still_gives_what_it_gave_so_old_claims_recompute_as_they_were_recorded() -> None:
+    first, now = split_claim(**SKEWED, rule=1), split_claim(**SKEWED)  # type: ignore[arg-type]
+    assert first.payouts == {"designer": 20, "workshop": 18} and first.vat_ore == 10  # workshop bore both öre
+    assert now.payouts == {"designer": 19, "workshop": 19} and now.vat_ore == 10  # an öre each
+    assert now == split_claim(**SKEWED, rule=CLAIM_RULE)  # type: ignore[arg-type]
+
+
+def test_the_audit_recomputes_each_claim_by_the_rule_it_was_recorded_with() -> None:
+    line = {"line_no": 1, "royalty_ore": 41_073, "production_fee_ore": 40_673, "installation_fee_ore": 0,
+            "unit_platform_fee_ore": 1, "quantity": 1}  # fmt: skip
+    first = split_claim(**{**SKEWED, "amount_ore": 1, "claimed_before_ore": 0, "fee_before_ore": 0})  # type: ignore[arg-type]
+
+    def verified(second: Split, rule: int | None) -> list[str]:
+        claims = [{"number": 1, "amount_ore": 1, "payouts": first.payouts, "vat_ore": first.vat_ore,
+                   "platform_fee_ore": first.platform_fee_ore},
+                  {"number": 2, "amount_ore": 48, "payouts": second.payouts, "vat_ore": second.vat_ore,
+                   "platform_fee_ore": second.platform_fee_ore, **({} if rule is None else {"rule": rule})}]  # fmt: skip
+        payouts = {role: {"amount": amount, "reduced": first.payouts[role] + second.payouts[role]}
+                   for role, (amount, _) in SKEWED["payouts"].items()}  # type: ignore[attr-defined]
+        reasons: list[str] = []
+        SettlementCheck._check_line("order", 1, claims, {"data": {"lines": [line]}}, payouts, reasons)
+        return reasons
+
+    old, new = split_claim(**SKEWED, rule=1), split_claim(**SKEWED)  # type: ignore[arg-type]
+    assert verified(old, None) == []  # recorded before claims carried their rule: the first rule
+    assert verified(new, 2) == []
+    assert verified(old, 2) and verified(new, None)  # split by another rule than the one recorded
+
+
+def test_a_claim_recorded_before_its_rule_was_loads_as_split_by_the_first_rule() -> None:
+    state = {"order_id": "o", "amount_ore": 1}
+    Claim.Refunded.upcast_v1_v2(state)
+    assert state["rule"] == 1
 
 
 # Payouts and accounts.

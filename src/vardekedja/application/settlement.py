@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError
 from vardekedja.application.base import MarketplaceBase
 from vardekedja.application.payments import PaymentsUnavailableError, ProviderError
 from vardekedja.application.rounds import RETRIES_ON_CONFLICT, Recorded, retrying
-from vardekedja.domain.claim import Claim, InvalidClaimError, claim_id, split_claim
+from vardekedja.domain.claim import CLAIM_RULE, Claim, InvalidClaimError, claim_id, split_claim
 from vardekedja.domain.errors import ConcurrentUpdateError, NotFoundError
 from vardekedja.domain.order import CURRENCY, Order
 from vardekedja.domain.payout import Payout
@@ -230,7 +230,7 @@ class SettlementCommands(MarketplaceBase):
             split = self._split(order, line_no, existing, amount_ore, payouts)
             claim = Claim(order_id=order.id, line_no=line_no, number=number, amount_ore=amount_ore, reason=reason,
                           refund_id=refund_id, payment_intent_id=self._paid_by(order), payouts=split.payouts,
-                          vat_ore=split.vat_ore, platform_fee_ore=split.platform_fee_ore)  # fmt: skip
+                          vat_ore=split.vat_ore, platform_fee_ore=split.platform_fee_ore, rule=CLAIM_RULE)  # fmt: skip
             for payout in payouts:
                 if split.payouts.get(payout.role.value):
                     payout.reduce(split.payouts[payout.role.value], claim.id)

@@ -87,7 +87,8 @@ class SettlementCheck:
                 expected = split_claim(amount_ore=claim["amount_ore"], claimed_before_ore=claimed,
                                        line_gross_ore=amount + vat, line_vat_ore=vat,
                                        payouts={role: (p["amount"], taken[role]) for role, p in payouts.items()},
-                                       vat_before_ore=vat_back, fee_before_ore=fee_back)  # fmt: skip
+                                       vat_before_ore=vat_back, fee_before_ore=fee_back,
+                                       rule=claim.get("rule", 1))  # fmt: skip
             except InvalidClaimError as error:
                 reasons.append(f"line {line_no}: claim {claim['number']}: {error}")
                 return

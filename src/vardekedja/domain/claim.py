@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -41,15 +42,24 @@ class Split:
     platform_fee_ore: int
 
 
+# The rule a claim was split by, recorded with it (``Claim.Refunded.rule``) so that an audit recomputes each
+# claim by its own rule. 1: what rounding left over once the fee had no room went to one part, as much as it
+# had room for (a part could end up two öre from its share). 2: it goes an öre at a time to each part in turn.
+CLAIM_RULE = 2
+
+
 def split_claim(*, amount_ore: int, claimed_before_ore: int, line_gross_ore: int, line_vat_ore: int,
-                payouts: dict[str, tuple[int, int]], vat_before_ore: int, fee_before_ore: int = 0) -> Split:  # fmt: skip
+                payouts: dict[str, tuple[int, int]], vat_before_ore: int, fee_before_ore: int = 0,
+                rule: int = CLAIM_RULE) -> Split:  # fmt: skip
     """Share a refund among the line's parts.
 
     ``payouts`` maps a role to (its amount, what claims already took from it);
     ``vat_before_ore`` and ``fee_before_ore`` are what earlier claims took from VAT and the fee.
     Each payout's share is the half-up proportion of all claims so far; VAT likewise; the fee bears the
-    rest. Where rounding would push a part below zero or past what it had (an öre or two, on tiny lines),
-    the öre goes to the next part with room, so every part stays within its line and the sum is exact.
+    rest. Where the fee has no room left for what rounding leaves over (or took too much), and where
+    rounding would push a part below zero or past what it had, the öre go to the other parts with room, one
+    to each in turn (``rule`` 2), so every part stays within its line and an öre of its share, and the sum is
+    exact.
     """
     if line_gross_ore <= 0 or not 0 < amount_ore <= line_gross_ore - claimed_before_ore:
         raise InvalidClaimError(
@@ -66,10 +76,20 @@ def split_claim(*, amount_ore: int, claimed_before_ore: int, line_gross_ore: int
     parts["fee"] = min(max(amount_ore - sum(parts.values()), 0), room["fee"])
     excess = amount_ore - sum(parts.values())  # what rounding left over (or took too much), rarely an öre or two
     order = ["fee", "vat", *sorted(payouts, key=lambda role: -room[role])]
-    for name in order if excess > 0 else reversed(order):
-        step = min(excess, room[name] - parts[name]) if excess > 0 else -min(-excess, parts[name])
-        parts[name] += step
-        excess -= step
+    if rule == 1:
+        for name in order if excess > 0 else reversed(order):
+            step = min(excess, room[name] - parts[name]) if excess > 0 else -min(-excess, parts[name])
+            parts[name] += step
+            excess -= step
+    else:
+        step, turn = (1, order) if excess > 0 else (-1, order[::-1])
+        while excess:
+            movable = [name for name in turn if 0 <= parts[name] + step <= room[name]][:abs(excess)]
+            if not movable:
+                break
+            for name in movable:
+                parts[name] += step
+            excess -= step * len(movable)
     vat, fee = parts.pop("vat"), parts.pop("fee")
     return Split(payouts=parts, vat_ore=vat, platform_fee_ore=fee)
 
@@ -92,6 +112,12 @@ class Claim(Aggregate):
         payouts: dict[str, int]
         vat_ore: int
         platform_fee_ore: int
+        class_version = 2
+        rule: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["rule"] = 1  # claims recorded before the rule was recorded were split by the first
 
     @staticmethod
     def create_id(order_id: UUID, line_no: int, number: int, **_: object) -> UUID:
@@ -99,7 +125,8 @@ class Claim(Aggregate):
 
     @event(Refunded)
     def __init__(self, *, order_id: UUID, line_no: int, number: int, amount_ore: int, reason: str, refund_id: str,
-                 payment_intent_id: str, payouts: dict[str, int], vat_ore: int, platform_fee_ore: int) -> None:  # fmt: skip
+                 payment_intent_id: str, payouts: dict[str, int], vat_ore: int, platform_fee_ore: int,
+                 rule: int) -> None:  # fmt: skip
         if sum(payouts.values()) + vat_ore + platform_fee_ore != amount_ore:
             raise InvalidTransitionError("a claim's parts must add up to its refund")
         self.order_id = order_id
@@ -112,3 +139,4 @@ class Claim(Aggregate):
         self.payouts = dict(payouts)
         self.vat_ore = vat_ore
         self.platform_fee_ore = platform_fee_ore
+        self.rule = rule
