@@ -132,15 +132,3 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
         if cached is not None:
             cached.cache_clear()
 
-
-SLOWEST_FIRST = {"e2e": 0, "integration": 1, "api": 2, "web": 3, "unit": 4}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slowest folders first, each file's tests kept together and in order.
-
-    ``make test`` hands whole files to its workers in the order they were collected: with the end-to-end
-    files first, the long ones start at once and the many short tests fill in around them, instead of one
-    worker finishing a long browser file alone at the end.
-    """
-    items.sort(key=lambda item: SLOWEST_FIRST.get(item.path.parent.name, len(SLOWEST_FIRST)))
