@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.environment import switched_on
 from vardekedja.application import Marketplace
 from vardekedja.settings import Settings
 
 POSTGRES_URL = os.environ.get("VARDEKEDJA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REQUIRE_POSTGRES = os.environ.get("VARDEKEDJA_REQUIRE_POSTGRES", "") not in ("", "0", "false")
+REQUIRE_POSTGRES = switched_on("VARDEKEDJA_REQUIRE_POSTGRES")
 
 
 def _postgres_problem() -> str | None:
@@ -131,4 +132,3 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
         cached = getattr(models, name, None)  # private to FastAPI: gone in some later version, nothing to clear
         if cached is not None:
             cached.cache_clear()
-

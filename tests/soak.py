@@ -7,12 +7,13 @@ same path (a kill in the middle, a real race, both databases), and ``VARDEKEDJA_
 
 from __future__ import annotations
 
-import os
 from typing import TypeVar
+
+from tests.environment import switched_on
 
 T = TypeVar("T")
 
-LONG = os.environ.get("VARDEKEDJA_SOAK", "") not in ("", "0", "false")
+LONG = switched_on("VARDEKEDJA_SOAK")
 
 
 def soak(small: T, long: T) -> T:

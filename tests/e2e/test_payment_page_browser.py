@@ -33,12 +33,13 @@ import httpx
 import pytest
 from filelock import FileLock
 
+from tests.environment import switched_on
 from tests.payments_support import wait_until
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
-REQUIRE_BROWSER = os.environ.get("VARDEKEDJA_REQUIRE_BROWSER", "") not in ("", "0", "false")
+REQUIRE_BROWSER = switched_on("VARDEKEDJA_REQUIRE_BROWSER")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
