@@ -11,7 +11,7 @@ from tests.chain import Cast, published_design, register_cast
 from tests.unit.connect_fake import FakeConnect
 from tests.unit.flow import place_and_pay, settle
 from vardekedja.audit.log import verify_store
-from vardekedja.domain.claim import Claim
+from vardekedja.domain.claim import CLAIM_RULE, Claim
 from vardekedja.domain.order import LineRequest
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
@@ -60,7 +60,7 @@ def test_a_claim_split_against_the_rule_is_reported_naming_the_order(market: tup
     # A second claim recorded behind the rules' back: all of it on the designer, none on VAT or the fee.
     rogue = Claim(order_id=order_id, line_no=1, number=1, amount_ore=1_000, reason="rogue", refund_id="re_x",
                   payment_intent_id="pi_1", payouts={"designer": 1_000, "workshop": 0, "area_company": 0},
-                  vat_ore=0, platform_fee_ore=0, rule=2)  # fmt: skip
+                  vat_ore=0, platform_fee_ore=0, rule=CLAIM_RULE)  # fmt: skip
     app.save(rogue)
     runtime.projector.catch_up()
     report = verify_store(runtime.audited_log)
