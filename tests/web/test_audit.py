@@ -9,7 +9,8 @@ from uuid import UUID
 from babel.dates import format_date
 from fastapi.testclient import TestClient
 
-from tests.api.support import Cast, design_body, ok, payment_provider_confirms, place, publish, schedule_body
+from tests.api.support import Cast, design_body, ok, schedule_body
+from tests.api.test_fulfilment_sites import paid
 from tests.web.conftest import caught_up
 from tests.web.test_orders import sign_in
 from vardekedja.runtime import Runtime
@@ -54,9 +55,7 @@ def test_event_times_are_shown_in_swedish_time_to_the_second(client: TestClient,
 
 def test_times_in_a_streams_state_are_shown_in_swedish_time_not_as_stored_text(client: TestClient, runtime: Runtime,
                                                                               cast: Cast) -> None:  # fmt: skip
-    order = place(cast.buyer, (publish(cast.designer)["id"], 1))
-    payment_provider_confirms(cast.operator.api, order["id"])
-    production = ok(cast.buyer.get(f"/v1/orders/{order['id']}"))["lines"][0]["production_order_id"]
+    _, production = paid(cast)
     for step in ("accept", "start"):
         ok(cast.workshop.post(f"/v1/production-orders/{production}/{step}"))
     done = ok(cast.workshop.post(f"/v1/production-orders/{production}/complete", json={"hours_worked": 4, "notes": ""}))
