@@ -49,6 +49,7 @@ from tests.api.support import (
 )
 from tests.chain import BENCH, window
 from vardekedja.api import create_app
+from vardekedja.api.route_guards import declared_routes
 from vardekedja.api.sessions import COOKIE
 from vardekedja.application import PaymentIntent
 from vardekedja.domain.asset import asset_id
@@ -604,14 +605,16 @@ TABLE: dict[tuple[str, str, str], Route] = {
 
 
 def app_routes() -> set[tuple[str, str]]:
-    """Every (method, path) the app serves under /v1, read from the app's own route list."""
+    """Every (method, path) the app serves under /v1, read from the app's own route list (as declared: without
+    the guards in front of its routers, api/route_guards.py)."""
     app = create_app(Settings(data_dir=Path("/nonexistent/never-created"), database_url=None))  # opens nothing
     try:
         from fastapi.routing import iter_route_contexts
     except ImportError:  # a FastAPI that lists included routes flat
-        routes = [(route, route.path, route.methods) for route in app.routes]
+        routes = [(route, route.path, route.methods) for route in declared_routes(app)]
     else:  # FastAPI ≥ 0.120 keeps included routers as branches of app.routes
-        routes = [(context.original_route, context.path, context.methods) for context in iter_route_contexts(app.routes)]
+        routes = [(context.original_route, context.path, context.methods)
+                  for context in iter_route_contexts(declared_routes(app))]  # fmt: skip
     return {
         (method, path)
         for route, path, methods in routes

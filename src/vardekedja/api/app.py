@@ -22,6 +22,7 @@ from vardekedja.api.limits import BodyLimitMiddleware
 from vardekedja.api.memo import keep_in_memory
 from vardekedja.api.metrics import Metrics, MetricsMiddleware
 from vardekedja.api.pages import PageCacheMiddleware
+from vardekedja.api.route_guards import guard_routes
 from vardekedja.api.problems import PROBLEM_JSON, Problem, install_problem_handlers, problem
 from vardekedja.api.routes import (
     audit,
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.metrics = Metrics(lambda: holder.get("runtime"))
     app.add_middleware(BodyLimitMiddleware, max_body=MAX_BODY)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    guard_routes(app)
     return app
 
 

@@ -29,6 +29,7 @@ from vardekedja.settings import Settings
 from vardekedja.web.errors import install_page_errors
 from vardekedja.web.i18n import LANGUAGES, translations
 from vardekedja.web.kept import KeptPagesMiddleware
+from vardekedja.api.route_guards import guard_routes
 from vardekedja.web.routes import admin, area, audit, care, cart, impact, money, orders, pay, public, studio, workshop
 from vardekedja.web.routes import admin_members as people_and_keys
 from vardekedja.web.routes import admin_projections as projections_pages
@@ -109,6 +110,7 @@ def create_web_app(settings: Settings | None = None, *, runtime: Runtime | None 
     """The API and the web UI in one app (see ``create_app``)."""
     app = create_app(settings, runtime=runtime, freeze_after_start=freeze_after_start)
     install_web(app, runtime.settings if runtime is not None else (settings or Settings()))
+    guard_routes(app)  # the pages' routers too
     return app
 
 
