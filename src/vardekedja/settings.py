@@ -102,6 +102,12 @@ class Settings(BaseSettings):
             raise ValueError("VARDEKEDJA_DATABASE_URL must be a postgresql:// URL (unset it for SQLite)")
         return value
 
+    @field_validator("operator_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: object) -> object:
+        """An empty VARDEKEDJA_OPERATOR_KEY is no key, as an unset one is (its form is checked where keys are)."""
+        return None if value == "" else value
+
     def public_url(self, path: str, request_base: str) -> str:
         """An absolute URL for ``path`` (starting with "/"): under the public base URL, else the request's own."""
         base = self.public_base_url or request_base

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI
-from fastapi.staticfiles import StaticFiles
 from fastapi.routing import iter_route_contexts
+from fastapi.staticfiles import StaticFiles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.routing import BaseRoute, Match, Router

@@ -131,3 +131,15 @@ def test_the_demo_without_the_stand_in_opens_no_payout_accounts(tmp_path: Path) 
         assert all(app.payout_account(item.organisation_id) is None for item in app.listed().listings.values())
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["init"], ["demo"]])
+def test_a_malformed_operator_key_in_the_environment_is_refused_in_words_before_anything_starts(
+    tmp_path: Path, command: list[str]
+) -> None:
+    result = CliRunner().invoke(cli, command, env={"VARDEKEDJA_DATA_DIR": str(tmp_path), "VARDEKEDJA_DATABASE_URL": "",
+                                                   "VARDEKEDJA_OPERATOR_KEY": "opkey-1234567890abcdef"})  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "VARDEKEDJA_OPERATOR_KEY" in result.output and "vk_<id>_<secret" in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert list(tmp_path.iterdir()) == []  # nothing was written

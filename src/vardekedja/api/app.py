@@ -22,8 +22,8 @@ from vardekedja.api.limits import BodyLimitMiddleware
 from vardekedja.api.memo import keep_in_memory
 from vardekedja.api.metrics import Metrics, MetricsMiddleware
 from vardekedja.api.pages import PageCacheMiddleware
-from vardekedja.api.route_guards import guard_routes
 from vardekedja.api.problems import PROBLEM_JSON, Problem, install_problem_handlers, problem
+from vardekedja.api.route_guards import guard_routes
 from vardekedja.api.routes import (
     audit,
     bookkeeping,

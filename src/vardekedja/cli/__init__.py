@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from vardekedja import cli_bookkeeping, cli_projections
+from vardekedja.cli.settings import load_settings
 from vardekedja.cli_impact import impact_app
 from vardekedja.settings import Settings
 
@@ -31,16 +31,6 @@ errors = Console(stderr=True)
 @app.callback()
 def root() -> None:
     """Settings come from the environment: VARDEKEDJA_DATA_DIR, VARDEKEDJA_DATABASE_URL, …"""
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as error:
-        for problem in error.errors():
-            where = ".".join(str(part) for part in problem["loc"])
-            errors.print(f"[red]setting {where}: {problem['msg']}[/red]")
-        raise typer.Exit(2) from None
 
 
 @app.command()

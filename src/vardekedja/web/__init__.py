@@ -24,12 +24,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vardekedja.api.app import create_app
+from vardekedja.api.route_guards import guard_routes
 from vardekedja.runtime import Runtime
 from vardekedja.settings import Settings
 from vardekedja.web.errors import install_page_errors
 from vardekedja.web.i18n import LANGUAGES, translations
 from vardekedja.web.kept import KeptPagesMiddleware
-from vardekedja.api.route_guards import guard_routes
 from vardekedja.web.routes import admin, area, audit, care, cart, impact, money, orders, pay, public, studio, workshop
 from vardekedja.web.routes import admin_members as people_and_keys
 from vardekedja.web.routes import admin_projections as projections_pages
