@@ -117,3 +117,20 @@ def test_a_fault_report_stored_before_contact_details_were_kept_loads_without_th
     old = replayed(stored_history(app), {"vardekedja:MaintenanceOrder.Opened": as_version_1("contact")})
     loaded = old.maintenance_order(report)
     assert loaded.contact is None and loaded.service_code is ServiceCode.DAMAGE
+
+
+def test_a_dispatch_recorded_under_an_earlier_table_keeps_that_tables_figure(tmp_path: Path) -> None:
+    env, delivery = dispatched_by_electric_van(tmp_path)
+    dispatched = dispatch_of(env, delivery)
+    earlier = dict(dispatched.__dict__, factors_version=FIRST_VERSION)
+    assert FIRST_VERSION != FACTORS_VERSION
+    assert transport_grams(FIRST_VERSION, "electric_van", 12.5) != transport_grams(FACTORS_VERSION, "electric_van", 12.5)
+    for data, version in ((earlier, FIRST_VERSION), (dispatched.__dict__, FACTORS_VERSION)):
+        facts: list = []
+        fold = ImpactFold(DictState(), facts.append)
+        order_id = UUID(int=1)
+        fold.state.put(f"order:{order_id}", {"municipality": "botkyrka", "subtotal": 0, "total": 0, "lines": {}})
+        fold.state.put(f"delivery:{delivery}", str(order_id))
+        fold.feed("Delivery.Dispatched", delivery, data, datetime.now(timezone.utc), 7)
+        (transport,) = [fact for fact in facts if fact.kind == CO2E_TRANSPORT]
+        assert transport.value == transport_grams(version, "electric_van", 12.5), version
