@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
+from limits import parse
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -100,6 +101,16 @@ class Settings(BaseSettings):
         scheme = urlsplit(value).scheme
         if scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
             raise ValueError("VARDEKEDJA_DATABASE_URL must be a postgresql:// URL (unset it for SQLite)")
+        return value
+
+    @field_validator("report_rate_limit", "public_read_rate_limit")
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        """A rate as the ``limits`` library reads it, refused here rather than when the server starts."""
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is no rate: give a count per period, such as 10/minute or 300/hour") from None
         return value
 
     @field_validator("operator_key", mode="before")

@@ -143,3 +143,13 @@ def test_a_malformed_operator_key_in_the_environment_is_refused_in_words_before_
     assert "VARDEKEDJA_OPERATOR_KEY" in result.output and "vk_<id>_<secret" in result.output
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert list(tmp_path.iterdir()) == []  # nothing was written
+
+
+@pytest.mark.parametrize("name", ["VARDEKEDJA_REPORT_RATE_LIMIT", "VARDEKEDJA_PUBLIC_READ_RATE_LIMIT"])
+def test_a_rate_limit_that_is_no_rate_is_refused_in_words_before_the_server_starts(tmp_path: Path, name: str) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--port", "1"], env={
+        "VARDEKEDJA_DATA_DIR": str(tmp_path), "VARDEKEDJA_DATABASE_URL": "", "VARDEKEDJA_OPERATOR_KEY": "",
+        name: "ten a minute"})  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert name.removeprefix("VARDEKEDJA_").lower() in result.output and "10/minute" in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
