@@ -31,7 +31,7 @@ from typing import Any, Union
 from uuid import UUID
 
 import pytest
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import OPERATOR_KEY
@@ -608,13 +608,8 @@ def app_routes() -> set[tuple[str, str]]:
     """Every (method, path) the app serves under /v1, read from the app's own route list (as declared: without
     the guards in front of its routers, api/route_guards.py)."""
     app = create_app(Settings(data_dir=Path("/nonexistent/never-created"), database_url=None))  # opens nothing
-    try:
-        from fastapi.routing import iter_route_contexts
-    except ImportError:  # a FastAPI that lists included routes flat
-        routes = [(route, route.path, route.methods) for route in declared_routes(app)]
-    else:  # FastAPI ≥ 0.120 keeps included routers as branches of app.routes
-        routes = [(context.original_route, context.path, context.methods)
-                  for context in iter_route_contexts(declared_routes(app))]  # fmt: skip
+    routes = [(context.original_route, context.path, context.methods)
+              for context in iter_route_contexts(declared_routes(app))]  # fmt: skip
     return {
         (method, path)
         for route, path, methods in routes
