@@ -58,6 +58,7 @@ crash: $(STAMP)
 # orders and examples than the suite gives them, the crash test for 20 rounds.
 SOAK_TESTS := tests/e2e/test_crash_consistency.py tests/e2e/test_scale_mode.py tests/e2e/test_projections_processes.py \
 	tests/integration/test_projections_replay.py tests/integration/test_chain_state_machine.py \
-	tests/integration/test_projections_rebuild_while_serving.py
+	tests/integration/test_projections_rebuild_while_serving.py tests/integration/test_audit_as_of.py \
+	tests/integration/test_projections_idempotence.py tests/integration/test_bookkeeping.py
 soak: $(STAMP)
 	VARDEKEDJA_SOAK=1 $(BIN)/python -m pytest $(SOAK_TESTS) -q $(PYTEST_ARGS)

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from tests.chain import SITE, Cast, register_cast, spec, window
 from tests.integration.audit_support import AUDITOR_ORG_NUMBER, api_client, audited_runtime, bearer
+from tests.soak import soak
 from vardekedja.audit.replay import aggregate_state, replay_views
 from vardekedja.domain.errors import DomainError
 from vardekedja.domain.order import LineRequest
@@ -205,7 +206,8 @@ def run_commands(world: World, chosen: list[tuple[str, int]]) -> None:
     world.capture()
 
 
-@settings(max_examples=8, derandomize=True, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=soak(5, 8), derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 @given(chosen=steps)
 def test_views_replayed_as_of_a_moment_equal_the_views_at_that_moment(chosen: list[tuple[str, int]]) -> None:
     with tempfile.TemporaryDirectory() as folder, audited_runtime("sqlite", Path(folder) / "data") as runtime:
@@ -225,7 +227,8 @@ def test_views_replayed_as_of_a_moment_equal_the_views_at_that_moment(chosen: li
             )
 
 
-@settings(max_examples=5, derandomize=True, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=soak(3, 5), derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 @given(chosen=steps)
 def test_a_stream_as_of_a_moment_has_the_events_and_state_it_had_then(chosen: list[tuple[str, int]]) -> None:
     with tempfile.TemporaryDirectory() as folder, audited_runtime("sqlite", Path(folder) / "data") as runtime:

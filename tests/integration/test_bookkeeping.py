@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from tests.chain import SITE, Cast, published_design, register_cast, spec
 from tests.integration.views_support import backend_settings
+from tests.soak import soak
 from tests.unit.connect_fake import FakeConnect
 from tests.unit.flow import deliver_line, place_and_pay
 from vardekedja.domain.order import LineRequest
@@ -92,7 +93,7 @@ line = st.tuples(st.integers(0, 300_00), st.integers(1, 9_000_00), st.integers(0
 fate = st.sampled_from(["unpaid", "cancelled", "paid twice", "in production", "delivered", "settled", "claimed"])
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=soak(15, 30), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(lines=st.lists(line, min_size=1, max_size=2), install=st.booleans(), fate=fate, claim=st.integers(1, 10**9),
        ready=st.booleans())

@@ -28,6 +28,7 @@ from tests.integration.views_support import (
     snapshot,
     stored_events,
 )
+from tests.soak import soak
 from vardekedja.application import Marketplace
 from vardekedja.domain.production import production_order_id
 from vardekedja.projections import PROJECTIONS, all_projections
@@ -190,7 +191,7 @@ def test_any_sequence_of_repeated_and_overlapping_batches_ends_in_the_same_views
         with backend_settings("sqlite", tmp_path / "expected") as expected_settings:
             expected = rebuilt_elsewhere(app, expected_settings)
 
-        @settings(derandomize=True, database=None, deadline=None, max_examples=15,
+        @settings(derandomize=True, database=None, deadline=None, max_examples=soak(8, 15),
                   suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
         @given(windows=windows)
         def check(windows):
