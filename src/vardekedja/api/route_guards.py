@@ -23,6 +23,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
+
+# Starlette's own (private) helper, which its routes and FastAPI's match on: a guard must read the path as they do.
+from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Host, Match, Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
@@ -35,7 +38,7 @@ class PrefixGuard(BaseRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] in ("http", "websocket"):
-            path = _route_path(scope)
+            path = get_route_path(scope)  # what the routes themselves match against
             if path not in self.paths and not path.startswith(self.starts):
                 return Match.NONE, {}
         return self.route.matches(scope)
@@ -117,12 +120,3 @@ def _paths(included: BaseRoute, prefix: str = "") -> Iterator[tuple[str, bool]]:
             yield prefix + route.path, True
         else:
             raise _Unreadable
-
-
-def _route_path(scope: Scope) -> str:
-    """The path the routes match against: without the root path the app is served under (as Starlette has it)."""
-    path: str = scope["path"]
-    root = scope.get("root_path", "")
-    if root and path.startswith(root) and path != root and path[len(root)] == "/":
-        return path[len(root):]
-    return "" if root and path == root else path
