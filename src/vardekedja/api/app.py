@@ -72,6 +72,17 @@ READ = _problems(401, 403, 404, 422)
 WRITE = _problems(401, 403, 404, 409, 413, 422)
 
 
+# How often a server process collects garbage (gc.set_threshold): the youngest generation once
+# 20,000 more objects are tracked than freed (Python's default is 700), the middle one every 50 of
+# those (10), a full collection every 100 of those (10, and only once the objects waiting for it
+# are a quarter of those it holds, as always). A request makes and drops thousands of short-lived
+# objects: by default the collector ran about 200 times a second under load and the full
+# collections 1-2 times a second, each a pause for every request in flight. Placing orders under
+# wrk, ten runs taking turns: 734 against 867 orders/s (medians), p99 37-131 against 33-43 ms.
+# Cycles still die young; what outlives a middle collection waits longer for a full one.
+SERVER_GC_THRESHOLDS = (20_000, 50, 100)
+
+
 def serve_app() -> FastAPI:
     """The app as ``vardekedja serve`` runs it (one per server process)."""
     return create_app(freeze_after_start=True)
@@ -85,6 +96,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     garbage collector's sight once the app is ready (``gc.freeze``): the
     routes' validators alone made each full collection take 50-120 ms, a
     stall for every request in flight, and they live as long as the process.
+    It then collects less often (``SERVER_GC_THRESHOLDS``).
     """
     settings = runtime.settings if runtime is not None else (settings or Settings())
     owned = runtime is None
@@ -116,6 +128,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         if freeze_after_start:
             gc.collect()
             gc.freeze()
+            gc.set_threshold(*SERVER_GC_THRESHOLDS)
         try:
             yield
         finally:
